@@ -1,0 +1,370 @@
+// Package collector reads conversations from the SmartAssist call-details API
+// and hands every finished one to a Sink exactly once.
+//
+// The API is an event log queried by session start time, with pages that may
+// shift, records that show up late and conversations listed before they end.
+// The poller therefore re-reads: every poll reads the recent window (since
+// the watermark minus SMARTASSIST_RECENT_WINDOW), and every
+// SMARTASSIST_FULL_SCAN_INTERVAL (and on start) the whole lookback. The state
+// file decides what is new; re-reading only ever costs API requests, never a
+// double count.
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/smartassist-exporter/smartassist_exporter/conversation"
+)
+
+// Sink receives what the poller finds. It is the metrics layer.
+type Sink interface {
+	// Observe is called once per finished conversation, ever.
+	Observe(c *conversation.Conversation)
+	// SetOpen replaces the snapshot of conversations known as open, by
+	// channel (as given by the API; the sink bounds the label).
+	SetOpen(byChannel map[string]int)
+}
+
+// PollerConfig is what the poll loop needs of the configuration.
+type PollerConfig struct {
+	Interval         time.Duration
+	Lookback         time.Duration
+	RecentWindow     time.Duration
+	FullScanInterval time.Duration
+}
+
+// Sizing of query windows. A window is sized from the observed density of
+// conversations so that it is expected to hold targetRecords: enough to keep
+// the one extra request per window (the page that comes back short) small,
+// and well below the 1100 a query can return so that a busier hour than the
+// last rarely forces a split.
+const (
+	targetRecords = 800
+	firstSpan     = time.Hour // the first window of a scan with no density known
+	minSpan       = time.Minute
+	// stateMargin keeps state entries this long past the lookback, against
+	// clock skew between the exporter and the platform.
+	stateMargin = time.Hour
+	// progressEvery is how often a long scan logs its progress.
+	progressEvery = 5 * time.Second
+)
+
+// Poller runs polls on an interval. /metrics never calls it: it only reads
+// what the last polls left in the registry.
+type Poller struct {
+	client  *Client
+	state   *State
+	sink    Sink
+	metrics *Metrics
+	cfg     PollerConfig
+	log     *slog.Logger
+	now     func() time.Time
+
+	ready    atomic.Bool
+	mu       sync.Mutex // guards watermark for the lag gauge
+	readUpTo time.Time  // watermark, advanced live during a scan
+
+	lastFull time.Time
+	density  float64 // conversations per second of session start; -1 = not yet known
+}
+
+// NewPoller wires a poller.
+func NewPoller(client *Client, state *State, sink Sink, m *Metrics, cfg PollerConfig, log *slog.Logger) *Poller {
+	p := &Poller{client: client, state: state, sink: sink, metrics: m, cfg: cfg, log: log, now: time.Now, density: -1}
+	p.readUpTo = state.Watermark()
+	return p
+}
+
+// Ready reports whether the first poll has finished.
+func (p *Poller) Ready() bool { return p.ready.Load() }
+
+// Lag is how far behind the exporter is: now minus the time up to which
+// every conversation start has been read. Before anything was ever read, it
+// is the lookback.
+func (p *Poller) Lag() time.Duration {
+	p.mu.Lock()
+	wm := p.readUpTo
+	p.mu.Unlock()
+	now := p.now()
+	if wm.IsZero() {
+		return p.cfg.Lookback
+	}
+	return max(now.Sub(wm), 0)
+}
+
+func (p *Poller) advance(t time.Time) {
+	p.mu.Lock()
+	if t.After(p.readUpTo) {
+		p.readUpTo = t
+	}
+	p.mu.Unlock()
+}
+
+// Run polls until ctx ends. Polls start every Interval; one that takes
+// longer is followed at once by the next.
+func (p *Poller) Run(ctx context.Context) {
+	for {
+		began := p.now()
+		p.Poll(ctx)
+		wait := p.cfg.Interval - p.now().Sub(began)
+		if wait <= 0 {
+			wait = 0
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// Poll runs one poll: a scan of the recent window or of the whole lookback,
+// then pruning of the state and the open-conversation snapshot.
+func (p *Poller) Poll(ctx context.Context) {
+	began := p.now()
+	full := p.lastFull.IsZero() || began.Sub(p.lastFull) >= p.cfg.FullScanInterval
+	lookbackStart := began.Add(-p.cfg.Lookback).Truncate(time.Second)
+	from := lookbackStart
+	kind := ScanFull
+	if !full {
+		kind = ScanRecent
+		// From the watermark, not from now: after a failed poll the next
+		// one reaches back to the last complete read.
+		if wm := p.state.Watermark(); !wm.IsZero() {
+			from = wm.Add(-p.cfg.RecentWindow).Truncate(time.Second)
+		}
+		if from.Before(lookbackStart) {
+			from = lookbackStart
+		}
+	}
+	to := began.Truncate(time.Second)
+	res := p.scan(ctx, kind, from, to)
+
+	if ctx.Err() != nil && !res.complete {
+		// Stopped (SIGTERM): nothing to report, the state is consistent.
+		return
+	}
+	if res.complete {
+		if full {
+			p.lastFull = began
+		}
+		if err := p.state.SetWatermark(to); err != nil {
+			res.complete = false
+			p.log.Error("saving watermark", "err", err)
+		}
+	}
+	p.afterPoll(lookbackStart)
+	elapsed := p.now().Sub(began)
+	m := p.metrics
+	m.pollDuration.WithLabelValues(kind).Observe(elapsed.Seconds())
+	if res.complete {
+		m.up.Set(1)
+		m.lastSuccess.Set(float64(p.now().UnixNano()) / 1e9)
+	} else {
+		m.up.Set(0)
+	}
+	lvl := slog.LevelDebug
+	if kind == ScanFull || !res.complete {
+		lvl = slog.LevelInfo
+	}
+	p.log.Log(ctx, lvl, "poll done", "scan", kind, "window", Window{from, to}.String(), "complete", res.complete,
+		"requests", res.requests, "records", res.records, "counted", res.counted, "open", res.open,
+		"splits", res.splits, "duration", elapsed.Round(time.Millisecond))
+	p.ready.Store(true)
+}
+
+// afterPoll forgets what left the lookback and publishes the open snapshot.
+func (p *Poller) afterPoll(lookbackStart time.Time) {
+	_, expired, err := p.state.Prune(lookbackStart.Add(-stateMargin))
+	if err != nil {
+		p.log.Error("pruning state", "err", err)
+	}
+	p.metrics.openExpired.Add(float64(expired))
+	open, err := p.state.Open()
+	if err != nil {
+		p.log.Error("reading open conversations from state", "err", err)
+		return
+	}
+	byChannel := map[string]int{}
+	for _, e := range open {
+		// Between lookback start and the prune margin an entry is kept but
+		// no longer shown as open: it is outside what the exporter watches.
+		if !e.Start.Before(lookbackStart) {
+			byChannel[e.Channel]++
+		}
+	}
+	p.sink.SetOpen(byChannel)
+	counted, openN := p.state.Sizes()
+	p.metrics.stateEntries.WithLabelValues("counted").Set(float64(counted))
+	p.metrics.stateEntries.WithLabelValues("open").Set(float64(openN))
+}
+
+type scanResult struct {
+	complete                                 bool
+	requests, records, counted, open, splits int
+}
+
+// scan reads [from, to] in windows, oldest first, so that the watermark can
+// advance as windows complete.
+func (p *Poller) scan(ctx context.Context, kind string, from, to time.Time) scanResult {
+	res := scanResult{complete: true}
+	began := p.now()
+	lastLog := began
+	total := to.Sub(from)
+	for cursor := from; !cursor.After(to); {
+		if ctx.Err() != nil {
+			res.complete = false
+			return res
+		}
+		end := cursor.Add(p.span(to.Sub(cursor)))
+		if end.After(to) {
+			end = to
+		}
+		w := Window{cursor, end}
+		err := p.readWindow(ctx, w, &res)
+		if err != nil {
+			res.complete = false
+			if errors.Is(err, ErrUnauthorized) {
+				p.log.Error("upstream refused the credentials; check SMARTASSIST_CLIENT_ID and the secret (or SMARTASSIST_TOKEN); next try at the next poll", "err", err)
+				return res
+			}
+			if ctx.Err() != nil {
+				return res
+			}
+			// Other windows may still read: go on, the next poll reads this
+			// one again.
+			p.log.Warn("window not read completely; it will be read again next poll", "window", w.String(), "err", err)
+		} else if res.complete {
+			p.advance(end)
+		}
+		cursor = end.Add(time.Second)
+		if now := p.now(); now.Sub(lastLog) >= progressEvery && total > 0 {
+			lastLog = now
+			done := float64(cursor.Sub(from)) / float64(total)
+			done = min(done, 1)
+			elapsed := now.Sub(began)
+			eta := time.Duration(0)
+			if done > 0 {
+				eta = time.Duration(float64(elapsed) * (1 - done) / done)
+			}
+			p.log.Info("scan progress", "scan", kind, "done_through", cursor.UTC().Format(time.RFC3339),
+				"percent", int(done*100), "records", res.records, "counted", res.counted,
+				"requests", res.requests, "eta", eta.Round(time.Second))
+		}
+	}
+	return res
+}
+
+// span is the length of the next window: sized for targetRecords at the
+// observed density, between minSpan and the API's 7 days.
+func (p *Poller) span(remaining time.Duration) time.Duration {
+	var s time.Duration
+	switch {
+	case p.density < 0:
+		s = firstSpan
+	case p.density == 0:
+		s = MaxWindow
+	default:
+		s = time.Duration(targetRecords / p.density * float64(time.Second))
+	}
+	s = max(s, minSpan)
+	s = min(s, MaxWindow-time.Second, remaining)
+	return s.Truncate(time.Second)
+}
+
+// readWindow reads every page of w; a window whose last allowed page is full
+// may hold more than one query returns, so it is split in two and each half
+// read. Records of the overflowing read are used too: the state dedupes.
+func (p *Poller) readWindow(ctx context.Context, w Window, res *scanResult) error {
+	n := 0
+	for page := 0; page <= MaxPageIndex; page++ {
+		pg, err := p.client.FetchPage(ctx, w, page)
+		res.requests++
+		if err != nil {
+			return err
+		}
+		if err := p.process(&pg, res); err != nil {
+			return err
+		}
+		n += pg.Len
+		if pg.Len < PageLimit {
+			p.learnDensity(n, w)
+			return nil
+		}
+	}
+	// The 11th page was full: there may be more than 1100 records.
+	res.splits++
+	p.metrics.windowSplits.Inc()
+	secs := int64(w.Duration() / time.Second)
+	if secs < 1 {
+		return fmt.Errorf("more than %d conversations started within the second %s: the API cannot page past them", (MaxPageIndex+1)*PageLimit, w.Start.UTC().Format(time.RFC3339))
+	}
+	// At least 1100 in this window: a density the next windows respect.
+	p.density = max(p.density, float64(n)/float64(secs+1))
+	mid := w.Start.Add(time.Duration(secs/2) * time.Second)
+	p.log.Debug("splitting window", "window", w.String(), "records_seen", n)
+	if err := p.readWindow(ctx, Window{w.Start, mid}, res); err != nil {
+		return err
+	}
+	return p.readWindow(ctx, Window{mid.Add(time.Second), w.End}, res)
+}
+
+func (p *Poller) learnDensity(n int, w Window) {
+	d := float64(n) / (w.Duration().Seconds() + 1)
+	if p.density <= 0 {
+		p.density = d
+		return
+	}
+	// Smooth, but follow a rise quickly: a split costs more than a window.
+	p.density = max(d, (p.density+d)/2)
+}
+
+// process classifies one page's records and hands the new finished ones to
+// the sink, after the state has made them durable.
+func (p *Poller) process(pg *conversation.Page, res *scanResult) error {
+	m := p.metrics
+	res.records += pg.Len
+	for _, inv := range pg.Invalid {
+		m.records.WithLabelValues(ResultInvalid).Inc()
+		m.invalidRecords.WithLabelValues(inv.Reason).Inc()
+		p.log.Debug("skipping invalid record", "index", inv.Index, "key", inv.Key, "reason", inv.Reason, "err", inv.Err)
+	}
+	var finished, open []Entry
+	var finishedRecs []*conversation.Conversation
+	for i := range pg.Records {
+		c := &pg.Records[i]
+		e := Entry{Key: c.Key(), Start: c.Start, Channel: c.ChannelName()}
+		if c.Finished() {
+			finished = append(finished, e)
+			finishedRecs = append(finishedRecs, c)
+		} else {
+			open = append(open, e)
+		}
+	}
+	outcomes, err := p.state.Apply(finished, open)
+	if err != nil {
+		return err
+	}
+	for i, o := range outcomes {
+		switch o {
+		case OutcomeNew:
+			p.sink.Observe(finishedRecs[i])
+			m.records.WithLabelValues(ResultCounted).Inc()
+			res.counted++
+		case OutcomeDuplicate:
+			m.records.WithLabelValues(ResultDuplicate).Inc()
+		case OutcomeOpen:
+			m.records.WithLabelValues(ResultOpen).Inc()
+			res.open++
+		case OutcomeExpired:
+			m.records.WithLabelValues(ResultExpired).Inc()
+		}
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+package collector
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smartassist-exporter/smartassist_exporter/conversation"
+)
+
+const namespace = "smartassist"
+
+// Record results: label values of smartassist_exporter_records_total.
+const (
+	ResultCounted   = "counted"   // finished, first seen: counted now
+	ResultDuplicate = "duplicate" // already counted (re-read window, shifted page, window edge)
+	ResultOpen      = "open"      // not finished yet: remembered, counted once it finishes
+	ResultInvalid   = "invalid"   // unusable, skipped: see invalid_records_total
+	ResultExpired   = "expired"   // started before what the state still remembers
+)
+
+// Scan kinds: label values of the poll histogram.
+const (
+	ScanRecent = "recent" // the recent window, every poll
+	ScanFull   = "full"   // the whole lookback: first poll and every full-scan interval
+)
+
+// Metrics are the exporter's own metrics about polling the API.
+type Metrics struct {
+	up             prometheus.Gauge
+	lastSuccess    prometheus.Gauge
+	apiRequests    *prometheus.CounterVec
+	rateLimitWait  prometheus.Counter
+	records        *prometheus.CounterVec
+	invalidRecords *prometheus.CounterVec
+	pollDuration   *prometheus.HistogramVec
+	windowSplits   prometheus.Counter
+	openExpired    prometheus.Counter
+	stateEntries   *prometheus.GaugeVec
+	apiBudget      prometheus.Gauge
+	lag            prometheus.GaugeFunc
+}
+
+// NewMetrics registers the collector's metrics. lag is read at scrape time.
+func NewMetrics(reg prometheus.Registerer, budgetPerMinute float64, lag func() time.Duration) *Metrics {
+	m := &Metrics{
+		up: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "up",
+			Help: "1 if the last poll of the SmartAssist API read everything it asked for, else 0.",
+		}),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Subsystem: "exporter", Name: "last_success_timestamp_seconds",
+			Help: "smartassist_exporter: Unix time at which the last complete poll ended (0 before the first).",
+		}),
+		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "exporter", Name: "api_requests_total",
+			Help: "smartassist_exporter: requests sent to the SmartAssist API, by HTTP status (\"error\": no response). 429 is the platform's rate limit, 401 refused credentials.",
+		}, []string{"code"}),
+		rateLimitWait: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "exporter", Name: "rate_limit_wait_seconds_total",
+			Help: "smartassist_exporter: time spent waiting for the exporter's own API budget (SMARTASSIST_API_RATE_LIMIT) before requests.",
+		}),
+		records: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "exporter", Name: "records_total",
+			Help: "smartassist_exporter: conversation records read from the API, by what became of them (counted, duplicate, open, invalid, expired).",
+		}, []string{"result"}),
+		invalidRecords: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "exporter", Name: "invalid_records_total",
+			Help: "smartassist_exporter: records skipped because they could not be used, by reason.",
+		}, []string{"reason"}),
+		pollDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Subsystem: "exporter", Name: "poll_duration_seconds",
+			Help:    "smartassist_exporter: duration of polls, by scan (recent: the recent window; full: the whole lookback).",
+			Buckets: []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},
+		}, []string{"scan"}),
+		windowSplits: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "exporter", Name: "window_splits_total",
+			Help: "smartassist_exporter: query windows split because they held more than the 1100 records one query can return.",
+		}),
+		openExpired: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "exporter", Name: "open_expired_total",
+			Help: "smartassist_exporter: conversations last seen open whose start left the lookback before they were seen finished; never counted.",
+		}),
+		stateEntries: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Subsystem: "exporter", Name: "state_entries",
+			Help: "smartassist_exporter: conversations remembered in the state file (counted: to avoid counting twice; open: awaiting their end). Refreshed every poll.",
+		}, []string{"kind"}),
+		apiBudget: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Subsystem: "exporter", Name: "api_budget_requests_per_minute",
+			Help: "smartassist_exporter: the API requests per minute the exporter may spend (SMARTASSIST_API_RATE_LIMIT).",
+		}),
+		lag: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace, Subsystem: "exporter", Name: "lag_seconds",
+			Help: "smartassist_exporter: how far behind the exporter is: now minus the time up to which every conversation start has been read.",
+		}, func() float64 { return lag().Seconds() }),
+	}
+	m.apiBudget.Set(budgetPerMinute)
+	for _, r := range []string{ResultCounted, ResultDuplicate, ResultOpen, ResultInvalid, ResultExpired} {
+		m.records.WithLabelValues(r)
+	}
+	for _, r := range conversation.InvalidReasons {
+		m.invalidRecords.WithLabelValues(r)
+	}
+	for _, s := range []string{ScanRecent, ScanFull} {
+		m.pollDuration.WithLabelValues(s)
+	}
+	for _, k := range []string{"counted", "open"} {
+		m.stateEntries.WithLabelValues(k)
+	}
+	reg.MustRegister(m.up, m.lastSuccess, m.apiRequests, m.rateLimitWait, m.records, m.invalidRecords,
+		m.pollDuration, m.windowSplits, m.openExpired, m.stateEntries, m.apiBudget, m.lag)
+	return m
+}
+
+// Request implements RequestObserver.
+func (m *Metrics) Request(code string, waited time.Duration) {
+	m.apiRequests.WithLabelValues(code).Inc()
+	m.rateLimitWait.Add(waited.Seconds())
+}

@@ -1,0 +1,306 @@
+// Package config reads the exporter's settings from SMARTASSIST_* environment
+// variables. The variable names are a public interface: deployment files and
+// users depend on them. Every problem is reported as one line naming the
+// variable and what it accepts.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// Prefix of every variable.
+const Prefix = "SMARTASSIST"
+
+// Limits the platform imposes or that keep the exporter sane.
+const (
+	MaxLookback     = 7 * 24 * time.Hour // the API refuses ranges over seven days
+	MinPollInterval = time.Second
+)
+
+// DefaultListenAddress is outside 9100-9999, the range of Prometheus's
+// registry of exporter ports, which is fully allocated.
+const DefaultListenAddress = ":10117"
+
+// Config is every setting. Field tags give the variable (after the prefix)
+// and its default.
+type Config struct {
+	BaseURL          string `envconfig:"BASE_URL"`
+	AccountID        string `envconfig:"ACCOUNT_ID"`
+	StreamID         string `envconfig:"STREAM_ID"`
+	ClientID         string `envconfig:"CLIENT_ID"`
+	ClientSecret     Secret `envconfig:"CLIENT_SECRET"`
+	ClientSecretFile string `envconfig:"CLIENT_SECRET_FILE"`
+	Token            Secret `envconfig:"TOKEN"`
+	Endpoint         string `envconfig:"ENDPOINT" default:"calldetails"`
+
+	PollInterval     time.Duration `envconfig:"POLL_INTERVAL" default:"1m"`
+	Lookback         time.Duration `envconfig:"LOOKBACK" default:"2h"`
+	FullScanInterval time.Duration `envconfig:"FULL_SCAN_INTERVAL" default:"15m"`
+	RecentWindow     time.Duration `envconfig:"RECENT_WINDOW" default:"30m"`
+	APIRateLimit     float64       `envconfig:"API_RATE_LIMIT" default:"50"`
+	RequestTimeout   time.Duration `envconfig:"REQUEST_TIMEOUT" default:"30s"`
+	TimezoneOffset   int           `envconfig:"TIMEZONE_OFFSET" default:"0"`
+
+	StatePath     string `envconfig:"STATE_PATH" default:"data/smartassist_exporter.db"`
+	ListenAddress string `envconfig:"LISTEN_ADDRESS" default:":10117"`
+	WebConfigFile string `envconfig:"WEB_CONFIG_FILE"`
+	LogLevel      string `envconfig:"LOG_LEVEL" default:"info"`
+	LogFormat     string `envconfig:"LOG_FORMAT" default:"logfmt"`
+
+	AgentMetrics    bool `envconfig:"AGENT_METRICS" default:"false"`
+	MaxChannels     int  `envconfig:"MAX_CHANNELS" default:"20"`
+	MaxQueues       int  `envconfig:"MAX_QUEUES" default:"50"`
+	MaxDispositions int  `envconfig:"MAX_DISPOSITIONS" default:"50"`
+	MaxCampaigns    int  `envconfig:"MAX_CAMPAIGNS" default:"50"`
+	MaxStatuses     int  `envconfig:"MAX_STATUSES" default:"20"`
+	MaxAgents       int  `envconfig:"MAX_AGENTS" default:"500"`
+}
+
+// Secret is a string that never prints.
+type Secret string
+
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "<redacted>"
+}
+
+// LogValue keeps the secret out of slog output.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// Reveal returns the secret for the one place that needs it.
+func (s Secret) Reveal() string { return string(s) }
+
+// Endpoints the API offers.
+var Endpoints = []string{"calldetails", "interactionDetails"}
+
+// Var is the full name of a variable, e.g. Var("POLL_INTERVAL").
+func Var(name string) string { return Prefix + "_" + name }
+
+// Load reads and checks the environment. The error is one line for the user.
+func Load() (*Config, error) {
+	var c Config
+	if err := envconfig.Process(Prefix, &c); err != nil {
+		var pe *envconfig.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("%s: cannot use %q: %s", pe.KeyName, pe.Value, want(pe.TypeName))
+		}
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func want(typeName string) string {
+	switch typeName {
+	case "Duration":
+		return "want a Go duration such as 30s, 1m or 2h"
+	case "bool":
+		return "want true or false"
+	case "int":
+		return "want a whole number"
+	case "float64":
+		return "want a number"
+	}
+	return "want a " + typeName
+}
+
+// Validate checks every setting; the first problem found is returned.
+func (c *Config) Validate() error {
+	if c.BaseURL == "" {
+		return fmt.Errorf("%s is required (scheme and host of the platform, e.g. https://platform.kore.ai)", Var("BASE_URL"))
+	}
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%s must be an http or https URL with a host (e.g. https://platform.kore.ai), got %q", Var("BASE_URL"), c.BaseURL)
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if strings.TrimSpace(c.AccountID) == "" {
+		return fmt.Errorf("%s is required", Var("ACCOUNT_ID"))
+	}
+	if strings.TrimSpace(c.StreamID) == "" {
+		return fmt.Errorf("%s is required", Var("STREAM_ID"))
+	}
+	if err := c.validateCredentials(); err != nil {
+		return err
+	}
+	if !contains(Endpoints, c.Endpoint) {
+		return fmt.Errorf("%s must be calldetails or interactionDetails, got %q", Var("ENDPOINT"), c.Endpoint)
+	}
+	if c.PollInterval < MinPollInterval {
+		return fmt.Errorf("%s must be at least 1s, got %s", Var("POLL_INTERVAL"), c.PollInterval)
+	}
+	if c.Lookback < time.Minute || c.Lookback > MaxLookback {
+		return fmt.Errorf("%s must be between 1m and 168h (7 days, the API's limit), got %s", Var("LOOKBACK"), c.Lookback)
+	}
+	if c.RecentWindow < time.Minute {
+		return fmt.Errorf("%s must be at least 1m (the platform reports conversations up to ~15m late), got %s", Var("RECENT_WINDOW"), c.RecentWindow)
+	}
+	if c.FullScanInterval < c.PollInterval {
+		return fmt.Errorf("%s must be at least %s (%s), got %s", Var("FULL_SCAN_INTERVAL"), Var("POLL_INTERVAL"), c.PollInterval, c.FullScanInterval)
+	}
+	if !(c.APIRateLimit > 0) {
+		return fmt.Errorf("%s must be a positive number of requests per minute, got %v", Var("API_RATE_LIMIT"), c.APIRateLimit)
+	}
+	if c.RequestTimeout < time.Second {
+		return fmt.Errorf("%s must be at least 1s, got %s", Var("REQUEST_TIMEOUT"), c.RequestTimeout)
+	}
+	// Real zones run from UTC-12 (720 west) to UTC+14 (-840).
+	if c.TimezoneOffset < -840 || c.TimezoneOffset > 720 {
+		return fmt.Errorf("%s must be minutes west of UTC between -840 and 720 (New York 300, India -330), got %d", Var("TIMEZONE_OFFSET"), c.TimezoneOffset)
+	}
+	if strings.TrimSpace(c.StatePath) == "" {
+		return fmt.Errorf("%s must not be empty", Var("STATE_PATH"))
+	}
+	if strings.TrimSpace(c.ListenAddress) == "" {
+		return fmt.Errorf("%s must not be empty (e.g. %s)", Var("LISTEN_ADDRESS"), DefaultListenAddress)
+	}
+	if c.WebConfigFile != "" {
+		if _, err := os.Stat(c.WebConfigFile); err != nil {
+			return fmt.Errorf("%s: cannot read %s: %v", Var("WEB_CONFIG_FILE"), c.WebConfigFile, errors.Unwrap(err))
+		}
+	}
+	if _, err := c.SlogLevel(); err != nil {
+		return err
+	}
+	if c.LogFormat != "logfmt" && c.LogFormat != "json" {
+		return fmt.Errorf("%s must be logfmt or json, got %q", Var("LOG_FORMAT"), c.LogFormat)
+	}
+	for _, cap := range []struct {
+		name string
+		v    int
+	}{{"MAX_CHANNELS", c.MaxChannels}, {"MAX_QUEUES", c.MaxQueues}, {"MAX_DISPOSITIONS", c.MaxDispositions},
+		{"MAX_CAMPAIGNS", c.MaxCampaigns}, {"MAX_STATUSES", c.MaxStatuses}, {"MAX_AGENTS", c.MaxAgents}} {
+		if cap.v < 1 || cap.v > 100000 {
+			return fmt.Errorf("%s must be between 1 and 100000, got %d", Var(cap.name), cap.v)
+		}
+	}
+	return nil
+}
+
+func (c *Config) validateCredentials() error {
+	sources := 0
+	for _, set := range []bool{c.ClientSecret != "", c.ClientSecretFile != "", c.Token != ""} {
+		if set {
+			sources++
+		}
+	}
+	switch {
+	case sources == 0:
+		return fmt.Errorf("one of %s, %s or %s is required", Var("CLIENT_SECRET"), Var("CLIENT_SECRET_FILE"), Var("TOKEN"))
+	case sources > 1:
+		return fmt.Errorf("set only one of %s, %s and %s", Var("CLIENT_SECRET"), Var("CLIENT_SECRET_FILE"), Var("TOKEN"))
+	}
+	if c.Token != "" {
+		return nil
+	}
+	if strings.TrimSpace(c.ClientID) == "" {
+		return fmt.Errorf("%s is required with %s or %s", Var("CLIENT_ID"), Var("CLIENT_SECRET"), Var("CLIENT_SECRET_FILE"))
+	}
+	if c.ClientSecretFile != "" {
+		if _, err := ReadSecretFile(c.ClientSecretFile); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReadSecretFile reads the client secret from a file, trimming the newline
+// editors and Kubernetes secrets leave. It is read again on every token
+// mint, so a rotated secret is picked up without a restart.
+func ReadSecretFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: cannot read %s: %v", Var("CLIENT_SECRET_FILE"), path, errors.Unwrap(err))
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", fmt.Errorf("%s: %s is empty", Var("CLIENT_SECRET_FILE"), path)
+	}
+	return s, nil
+}
+
+// SlogLevel is LOG_LEVEL as a slog level.
+func (c *Config) SlogLevel() (slog.Level, error) {
+	switch c.LogLevel {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("%s must be one of debug, info, warn, error, got %q", Var("LOG_LEVEL"), c.LogLevel)
+}
+
+// UnknownVariables lists SMARTASSIST_* variables in environ that no setting
+// reads: usually a typo, reported as a warning rather than an error because
+// Kubernetes injects SMARTASSIST_*_SERVICE_HOST style variables for a
+// service of that name.
+func UnknownVariables(environ []string) []string {
+	known := map[string]bool{}
+	t := reflect.TypeOf(Config{})
+	for i := 0; i < t.NumField(); i++ {
+		known[Var(t.Field(i).Tag.Get("envconfig"))] = true
+	}
+	var unknown []string
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(k, Prefix+"_") || known[k] {
+			continue
+		}
+		if strings.Contains(k, "_SERVICE_") || strings.HasSuffix(k, "_PORT") || strings.Contains(k, "_PORT_") {
+			continue
+		}
+		unknown = append(unknown, k)
+	}
+	sort.Strings(unknown)
+	return unknown
+}
+
+// LogValue describes the configuration without secrets, for the start line.
+func (c *Config) LogValue() slog.Value {
+	auth := "client id + secret"
+	switch {
+	case c.Token != "":
+		auth = "static token"
+	case c.ClientSecretFile != "":
+		auth = "client id + secret file"
+	}
+	return slog.GroupValue(
+		slog.String("base_url", c.BaseURL),
+		slog.String("endpoint", c.Endpoint),
+		slog.String("auth", auth),
+		slog.Duration("poll_interval", c.PollInterval),
+		slog.Duration("lookback", c.Lookback),
+		slog.Duration("full_scan_interval", c.FullScanInterval),
+		slog.Float64("api_rate_limit_per_minute", c.APIRateLimit),
+		slog.Int("timezone_offset", c.TimezoneOffset),
+		slog.String("state_path", c.StatePath),
+		slog.Bool("agent_metrics", c.AgentMetrics),
+	)
+}
+
+func contains(list []string, v string) bool {
+	for _, s := range list {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}

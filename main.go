@@ -1,0 +1,276 @@
+// Command smartassist_exporter polls Kore.ai SmartAssist's call-details API
+// and serves contact-center metrics for Prometheus. main only wires the
+// parts: config reads the environment, collector polls, metrics derives,
+// simulator stands in for the API under -demo.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/smartassist-exporter/smartassist_exporter/collector"
+	"github.com/smartassist-exporter/smartassist_exporter/config"
+	"github.com/smartassist-exporter/smartassist_exporter/metrics"
+	"github.com/smartassist-exporter/smartassist_exporter/simulator"
+)
+
+const exporterName = "smartassist_exporter"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet(exporterName, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	demo := fs.Bool("demo", false, "serve metrics from a built-in simulated contact center (no account needed); SMARTASSIST_* settings still apply")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: %s [-demo] [-version]\n\nSettings come from SMARTASSIST_* environment variables; see README.md.\n\n", exporterName)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *showVersion {
+		fmt.Fprintln(stderr, version.Print(exporterName))
+		return 0
+	}
+
+	var demoAPI *demoServer
+	if *demo {
+		var err error
+		if demoAPI, err = startDemo(ctx); err != nil {
+			fmt.Fprintf(stderr, "%s: starting the demo: %v\n", exporterName, err)
+			return 1
+		}
+		defer demoAPI.close()
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", exporterName, err)
+		return 2
+	}
+	log := newLogger(cfg, stderr)
+	for _, v := range config.UnknownVariables(os.Environ()) {
+		log.Warn("ignoring unknown setting; check its spelling", "variable", v)
+	}
+	log.Info("starting", "version", version.Info(), "config", cfg)
+	if demoAPI != nil {
+		log.Info("demo mode: polling the built-in simulated SmartAssist API", "api", demoAPI.url)
+	}
+	if err := serve(ctx, cfg, log); err != nil {
+		log.Error("exiting", "err", err)
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	level, _ := cfg.SlogLevel()
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serve runs the poll loop and the HTTP server until ctx ends.
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	state, err := collector.OpenState(cfg.StatePath)
+	if err != nil {
+		return err
+	}
+	defer state.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector(exporterName),
+	)
+	sink := metrics.New(reg, metrics.Options{
+		AgentMetrics: cfg.AgentMetrics, MaxChannels: cfg.MaxChannels, MaxQueues: cfg.MaxQueues,
+		MaxDispositions: cfg.MaxDispositions, MaxCampaigns: cfg.MaxCampaigns, MaxStatuses: cfg.MaxStatuses,
+		MaxAgents: cfg.MaxAgents,
+	})
+	var poller *collector.Poller
+	selfMetrics := collector.NewMetrics(reg, cfg.APIRateLimit, func() time.Duration { return poller.Lag() })
+
+	var tokens collector.TokenSource
+	switch {
+	case cfg.Token != "":
+		tokens = collector.StaticToken(cfg.Token.Reveal())
+	case cfg.ClientSecretFile != "":
+		path := cfg.ClientSecretFile
+		tokens = collector.NewMintedTokens(cfg.ClientID, func() (string, error) { return config.ReadSecretFile(path) })
+	default:
+		secret := cfg.ClientSecret.Reveal()
+		tokens = collector.NewMintedTokens(cfg.ClientID, func() (string, error) { return secret, nil })
+	}
+	httpClient := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	client := collector.NewClient(collector.ClientConfig{
+		BaseURL: cfg.BaseURL, AccountID: cfg.AccountID, StreamID: cfg.StreamID, Endpoint: cfg.Endpoint,
+		TimezoneOffset: cfg.TimezoneOffset, RateLimit: cfg.APIRateLimit, RequestTimeout: cfg.RequestTimeout,
+		UserAgent: exporterName + "/" + version.Version,
+	}, httpClient, tokens, selfMetrics, log.With("component", "client"))
+	poller = collector.NewPoller(client, state, sink, selfMetrics, collector.PollerConfig{
+		Interval: cfg.PollInterval, Lookback: cfg.Lookback, RecentWindow: cfg.RecentWindow,
+		FullScanInterval: cfg.FullScanInterval,
+	}, log.With("component", "collector"))
+
+	server, err := newServer(reg, poller, log)
+	if err != nil {
+		return err
+	}
+	listener, err := net.Listen("tcp", cfg.ListenAddress)
+	if err != nil {
+		return fmt.Errorf("%s: %w", config.Var("LISTEN_ADDRESS"), err)
+	}
+	log.Info("listening", "address", listener.Addr().String(), "tls_and_auth_config", cfg.WebConfigFile)
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		poller.Run(ctx)
+	}()
+	serveErr := make(chan error, 1)
+	go func() {
+		systemd := false
+		webConfig := cfg.WebConfigFile
+		serveErr <- web.Serve(listener, server, &web.FlagConfig{
+			WebListenAddresses: &[]string{cfg.ListenAddress}, WebSystemdSocket: &systemd, WebConfigFile: &webConfig,
+		}, log.With("component", "web"))
+	}()
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err = <-serveErr:
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_ = server.Shutdown(shutdownCtx)
+	wg.Wait()
+	return err
+}
+
+func newServer(reg *prometheus.Registry, poller *collector.Poller, log *slog.Logger) (*http.Server, error) {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelError),
+		Registry:          reg,
+		EnableOpenMetrics: true,
+	})))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !poller.Ready() {
+			http.Error(w, "first poll not finished", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	landing, err := web.NewLandingPage(web.LandingConfig{
+		Name:        exporterName,
+		Description: "Prometheus exporter for Kore.ai SmartAssist contact centers",
+		Version:     version.Info(),
+		Links: []web.LandingLinks{
+			{Address: "/metrics", Text: "Metrics"},
+			{Address: "/healthz", Text: "Health", Description: "the process is alive"},
+			{Address: "/readyz", Text: "Readiness", Description: "the first poll has finished"},
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("/", landing)
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, nil
+}
+
+type demoServer struct {
+	url   string
+	close func()
+}
+
+// startDemo starts the simulated API on loopback and fills in the settings
+// the user did not set so that the exporter polls it.
+func startDemo(ctx context.Context) (*demoServer, error) {
+	clientID := "cs-demo-" + randomHex(4)
+	secret := randomHex(16)
+	opts := simulator.Options{
+		AccountID: "demo-account", StreamID: "st-demo-stream", ClientID: clientID, ClientSecret: secret,
+		RateLimit: 600, FailureRate: 0.02, Seed: uint64(time.Now().UnixNano()),
+	}
+	sim := simulator.New(opts)
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(listener) }()
+	url := "http://" + listener.Addr().String()
+
+	stateDir, err := os.MkdirTemp("", "smartassist-demo-")
+	if err != nil {
+		return nil, err
+	}
+	defaults := map[string]string{
+		"BASE_URL": url, "ACCOUNT_ID": opts.AccountID, "STREAM_ID": opts.StreamID,
+		"CLIENT_ID": clientID, "CLIENT_SECRET": secret,
+		"POLL_INTERVAL": "5s", "FULL_SCAN_INTERVAL": "1m", "API_RATE_LIMIT": "500",
+		"AGENT_METRICS": "true", "STATE_PATH": filepath.Join(stateDir, "state.db"),
+	}
+	for k, v := range defaults {
+		if _, set := os.LookupEnv(config.Var(k)); !set {
+			os.Setenv(config.Var(k), v)
+		}
+	}
+	lookback := 2 * time.Hour
+	if d, err := time.ParseDuration(os.Getenv(config.Var("LOOKBACK"))); err == nil && d > 0 {
+		lookback = d
+	}
+	now := time.Now()
+	sim.Generate(now.Add(-lookback-30*time.Minute), now, simulator.DemoProfile)
+	liveCtx, cancel := context.WithCancel(ctx)
+	go sim.RunLive(liveCtx, now, simulator.DemoProfile)
+	return &demoServer{url: url, close: func() {
+		cancel()
+		_ = srv.Close()
+		_ = os.RemoveAll(stateDir)
+	}}, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
