@@ -106,7 +106,7 @@ func Load() (*Config, error) {
 
 func want(typeName string) string {
 	switch typeName {
-	case "Duration":
+	case "Duration", "time.Duration":
 		return "want a Go duration such as 30s, 1m or 2h"
 	case "bool":
 		return "want true or false"

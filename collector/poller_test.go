@@ -1,0 +1,214 @@
+package collector
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/smartassist-exporter/smartassist_exporter/conversation"
+	"github.com/smartassist-exporter/smartassist_exporter/simulator"
+)
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// recordingSink remembers how often each conversation was observed.
+type recordingSink struct {
+	mu       sync.Mutex
+	observed map[string]int
+	open     map[string]int
+}
+
+func newRecordingSink() *recordingSink { return &recordingSink{observed: map[string]int{}} }
+
+func (s *recordingSink) Observe(c *conversation.Conversation) {
+	s.mu.Lock()
+	s.observed[c.Key()]++
+	s.mu.Unlock()
+}
+
+func (s *recordingSink) SetOpen(m map[string]int) {
+	s.mu.Lock()
+	s.open = m
+	s.mu.Unlock()
+}
+
+type testRig struct {
+	clock   *fakeClock
+	sim     *simulator.Server
+	url     string
+	cfg     PollerConfig
+	reg     *prometheus.Registry
+	metrics *Metrics
+}
+
+func newRig(t *testing.T, start time.Time, failureRate float64) *testRig {
+	clock := &fakeClock{t: start}
+	sim := simulator.New(simulator.Options{AccountID: "acc", StreamID: "st", ClientID: "cs-1", ClientSecret: "secret",
+		FailureRate: failureRate, Seed: 42, Now: clock.Now})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	return &testRig{clock: clock, sim: sim, url: srv.URL,
+		cfg: PollerConfig{Interval: time.Minute, Lookback: 2 * time.Hour, RecentWindow: 30 * time.Minute, FullScanInterval: 15 * time.Minute}}
+}
+
+func (r *testRig) poller(t *testing.T, state *State, sink Sink) *Poller {
+	r.reg = prometheus.NewRegistry()
+	var p *Poller
+	r.metrics = NewMetrics(r.reg, 6000, func() time.Duration { return p.Lag() })
+	tokens := NewMintedTokens("cs-1", func() (string, error) { return "secret", nil })
+	tokens.now = r.clock.Now
+	c := NewClient(ClientConfig{BaseURL: r.url, AccountID: "acc", StreamID: "st", Endpoint: "calldetails",
+		TimezoneOffset: -330, RateLimit: 60000, RequestTimeout: 5 * time.Second}, &http.Client{}, tokens, r.metrics, quiet)
+	c.sleep = func(context.Context, time.Duration) error { return nil }
+	p = NewPoller(c, state, sink, r.metrics, r.cfg, quiet)
+	p.now = r.clock.Now
+	return p
+}
+
+// TestPollerExactlyOnce runs 150 simulated minutes of a busy contact center
+// (with 5% of requests failing, pages in no order, conversations listed
+// open before they finish, late reports, broken records, and a burst that
+// forces window splits), restarting the poller on the same state midway,
+// and checks that every conversation is observed at most once and every
+// one that was there to be seen is.
+func TestPollerExactlyOnce(t *testing.T) {
+	t0 := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
+	rig := newRig(t, t0, 0.05)
+	profile := simulator.Profile{PerHour: 1500, OpenShare: 0.6, LateShare: 0.03, BrokenShare: 0.01}
+	rig.sim.Generate(t0.Add(-3*time.Hour), t0, profile)
+	// A burst of 1300 conversations in two minutes: more than one query
+	// can return, so the window holding them must split.
+	burst := rig.sim.Generate(t0.Add(-50*time.Minute), t0.Add(-48*time.Minute), simulator.Profile{PerHour: 39000})
+
+	statePath := filepath.Join(t.TempDir(), "state.db")
+	state := openTestState(t, statePath)
+	sinks := []*recordingSink{newRecordingSink()}
+	p := rig.poller(t, state, sinks[0])
+	ctx := context.Background()
+	firstPoll := rig.clock.Now()
+	for minute := 0; minute < 150; minute++ {
+		if minute == 70 { // restart on the same state
+			state.Close()
+			state = openTestState(t, statePath)
+			sinks = append(sinks, newRecordingSink())
+			p = rig.poller(t, state, sinks[1])
+		}
+		p.Poll(ctx)
+		before := rig.clock.Now()
+		rig.clock.Advance(time.Minute)
+		rig.sim.Generate(before, rig.clock.Now(), profile)
+	}
+	p.lastFull = time.Time{} // end with a full scan so that everything due is seen
+	p.Poll(ctx)
+	lastPoll := rig.clock.Now()
+	defer state.Close()
+
+	if got := testutil.ToFloat64(rig.metrics.up); got != 1 {
+		t.Errorf("smartassist_up = %v after the final poll", got)
+	}
+	if splits := testutil.ToFloat64(rig.metrics.windowSplits); splits < 1 {
+		t.Errorf("no window split, though %d conversations started within two minutes", len(burst))
+	}
+	observed := map[string]int{}
+	for _, s := range sinks {
+		for k, n := range s.observed {
+			observed[k] += n
+		}
+	}
+	for k, n := range observed {
+		if n > 1 {
+			t.Errorf("%s observed %d times", k, n)
+		}
+	}
+	finished, open := rig.sim.Visible(lastPoll, time.Time{}, lastPoll)
+	want, seen := 0, 0
+	for _, c := range finished {
+		inRange := !c.Start.Before(lastPoll.Add(-rig.cfg.Lookback))
+		if c.Broken != "" {
+			if observed[c.Key()] > 0 {
+				t.Errorf("broken record %s (%s) observed", c.Key(), c.Broken)
+			}
+			continue
+		}
+		if c.Start.Before(firstPoll.Add(-rig.cfg.Lookback)) && observed[c.Key()] > 0 {
+			t.Errorf("%s started before anything was ever in the lookback, yet observed", c.Key())
+		}
+		if inRange {
+			want++
+			if observed[c.Key()] == 1 {
+				seen++
+			} else {
+				t.Errorf("%s (start %s, listed finished from %s) not observed", c.Key(), c.Start.Format(time.TimeOnly), c.FinishedFrom.Format(time.TimeOnly))
+			}
+		}
+	}
+	if want < 2000 || seen != want {
+		t.Errorf("observed %d of %d conversations finished within the lookback", seen, want)
+	}
+	wantOpen := 0
+	for _, c := range open {
+		if !c.Start.Before(lastPoll.Add(-rig.cfg.Lookback)) && c.Broken == "" {
+			wantOpen++
+		}
+	}
+	gotOpen := 0
+	for _, n := range sinks[1].open {
+		gotOpen += n
+	}
+	if wantOpen == 0 || gotOpen != wantOpen {
+		t.Errorf("open conversations %d, want %d", gotOpen, wantOpen)
+	}
+	if dup := testutil.ToFloat64(rig.metrics.records.WithLabelValues(ResultDuplicate)); dup == 0 {
+		t.Error("no duplicates counted: re-reads are not being deduplicated, or not happening")
+	}
+	if inv := testutil.ToFloat64(rig.metrics.invalidRecords.WithLabelValues(conversation.InvalidMalformed)); inv == 0 {
+		t.Error("broken records not counted as invalid")
+	}
+	t.Logf("observed %d conversations, %d open; requests by status %v", seen, gotOpen, rig.sim.Requests())
+}
+
+// TestPollerReportsFailure: a poll that cannot read everything says so.
+func TestPollerReportsFailure(t *testing.T) {
+	t0 := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
+	rig := newRig(t, t0, 1.0) // every request fails
+	rig.sim.Generate(t0.Add(-time.Hour), t0, simulator.Profile{PerHour: 100})
+	state := openTestState(t, filepath.Join(t.TempDir(), "state.db"))
+	defer state.Close()
+	sink := newRecordingSink()
+	p := rig.poller(t, state, sink)
+	p.Poll(context.Background())
+	if got := testutil.ToFloat64(rig.metrics.up); got != 0 {
+		t.Errorf("smartassist_up = %v after a failed poll", got)
+	}
+	if !p.Ready() {
+		t.Error("not ready after the first poll")
+	}
+	if !state.Watermark().IsZero() {
+		t.Error("watermark advanced by a failed poll")
+	}
+	if lag := p.Lag(); lag != rig.cfg.Lookback {
+		t.Errorf("lag %v before anything was read, want the lookback", lag)
+	}
+}

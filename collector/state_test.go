@@ -1,0 +1,104 @@
+package collector
+
+import (
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func openTestState(t *testing.T, path string) *State {
+	t.Helper()
+	s, err := OpenState(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestStateExactlyOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "state.db")
+	s := openTestState(t, path)
+	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	a := Entry{Key: "c-a", Start: t0, Channel: "Voice"}
+	b := Entry{Key: "c-b", Start: t0.Add(time.Minute), Channel: "Chat"}
+
+	got, err := s.Apply([]Entry{a, a}, []Entry{b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []Outcome{OutcomeNew, OutcomeDuplicate, OutcomeOpen}; !reflect.DeepEqual(got, want) {
+		t.Errorf("first batch %v, want %v", got, want)
+	}
+	if open, _ := s.Open(); len(open) != 1 || open[0].Key != "c-b" || open[0].Channel != "Chat" || !open[0].Start.Equal(b.Start) {
+		t.Errorf("open: %+v", open)
+	}
+	// b finishes; a is read again.
+	got, _ = s.Apply([]Entry{b, a}, nil)
+	if want := []Outcome{OutcomeNew, OutcomeDuplicate}; !reflect.DeepEqual(got, want) {
+		t.Errorf("second batch %v, want %v", got, want)
+	}
+	if open, _ := s.Open(); len(open) != 0 {
+		t.Errorf("finished conversation still open: %+v", open)
+	}
+	// A counted conversation listed open again is not reopened.
+	got, _ = s.Apply(nil, []Entry{a})
+	if got[0] != OutcomeDuplicate {
+		t.Errorf("reopened: %v", got)
+	}
+	if err := s.SetWatermark(t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	// After a restart, nothing counted is new again.
+	s = openTestState(t, path)
+	defer s.Close()
+	got, _ = s.Apply([]Entry{a, b}, nil)
+	if want := []Outcome{OutcomeDuplicate, OutcomeDuplicate}; !reflect.DeepEqual(got, want) {
+		t.Errorf("after restart %v, want %v", got, want)
+	}
+	if wm := s.Watermark(); !wm.Equal(t0.Add(time.Hour)) {
+		t.Errorf("watermark %v", wm)
+	}
+	if c, o := s.Sizes(); c != 2 || o != 0 {
+		t.Errorf("sizes %d %d", c, o)
+	}
+}
+
+func TestStatePrune(t *testing.T) {
+	s := openTestState(t, filepath.Join(t.TempDir(), "state.db"))
+	defer s.Close()
+	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	old := Entry{Key: "c-old", Start: t0}
+	recent := Entry{Key: "c-recent", Start: t0.Add(2 * time.Hour)}
+	oldOpen := Entry{Key: "c-old-open", Start: t0, Channel: "Voice"}
+	recentOpen := Entry{Key: "c-recent-open", Start: t0.Add(2 * time.Hour), Channel: "Voice"}
+	if _, err := s.Apply([]Entry{old, recent}, []Entry{oldOpen, recentOpen}); err != nil {
+		t.Fatal(err)
+	}
+	counted, expired, err := s.Prune(t0.Add(time.Hour))
+	if err != nil || counted != 1 || expired != 1 {
+		t.Fatalf("pruned %d counted, %d open (%v)", counted, expired, err)
+	}
+	if c, o := s.Sizes(); c != 1 || o != 1 {
+		t.Errorf("sizes after prune %d %d", c, o)
+	}
+	// Forgotten conversations are behind the horizon: read again (a longer
+	// lookback after a restart), they are not counted a second time.
+	got, _ := s.Apply([]Entry{old, recent}, []Entry{oldOpen})
+	if want := []Outcome{OutcomeExpired, OutcomeDuplicate, OutcomeExpired}; !reflect.DeepEqual(got, want) {
+		t.Errorf("after prune %v, want %v", got, want)
+	}
+}
+
+func TestStateLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s := openTestState(t, path)
+	defer s.Close()
+	_, err := OpenState(path)
+	if err == nil || !strings.Contains(err.Error(), "is locked: is another exporter running on it?") {
+		t.Fatalf("second open: %v", err)
+	}
+}

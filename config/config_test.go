@@ -1,0 +1,162 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// valid is the smallest valid environment.
+var valid = map[string]string{
+	"SMARTASSIST_BASE_URL":      "https://platform.kore.ai",
+	"SMARTASSIST_ACCOUNT_ID":    "acc",
+	"SMARTASSIST_STREAM_ID":     "st-1",
+	"SMARTASSIST_CLIENT_ID":     "cs-1",
+	"SMARTASSIST_CLIENT_SECRET": "s3cret",
+}
+
+// setEnv clears every SMARTASSIST_ variable, then sets valid with changes
+// applied ("" removes one).
+func setEnv(t *testing.T, changes map[string]string) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "SMARTASSIST_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+	env := map[string]string{}
+	for k, v := range valid {
+		env[k] = v
+	}
+	for k, v := range changes {
+		env[k] = v
+	}
+	for k, v := range env {
+		if v != "" {
+			t.Setenv(k, v)
+		}
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	setEnv(t, nil)
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Endpoint != "calldetails" || c.PollInterval != time.Minute || c.Lookback != 2*time.Hour ||
+		c.APIRateLimit != 50 || c.TimezoneOffset != 0 || c.ListenAddress != DefaultListenAddress ||
+		c.StatePath != "data/smartassist_exporter.db" || c.LogLevel != "info" || c.LogFormat != "logfmt" ||
+		c.AgentMetrics || c.MaxQueues != 50 || c.MaxDispositions != 50 || c.MaxCampaigns != 50 {
+		t.Errorf("defaults: %+v", c)
+	}
+}
+
+func TestAccepted(t *testing.T) {
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secretFile, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, changes := range map[string]map[string]string{
+		"poll 1s":            {"SMARTASSIST_POLL_INTERVAL": "1s", "SMARTASSIST_FULL_SCAN_INTERVAL": "1s"},
+		"lookback 7 days":    {"SMARTASSIST_LOOKBACK": "168h"},
+		"token only":         {"SMARTASSIST_CLIENT_ID": "", "SMARTASSIST_CLIENT_SECRET": "", "SMARTASSIST_TOKEN": "eyJ"},
+		"secret file":        {"SMARTASSIST_CLIENT_SECRET": "", "SMARTASSIST_CLIENT_SECRET_FILE": secretFile},
+		"raised rate limit":  {"SMARTASSIST_API_RATE_LIMIT": "600"},
+		"fractional rate":    {"SMARTASSIST_API_RATE_LIMIT": "0.5"},
+		"india":              {"SMARTASSIST_TIMEZONE_OFFSET": "-330"},
+		"interactionDetails": {"SMARTASSIST_ENDPOINT": "interactionDetails"},
+		"trailing slash":     {"SMARTASSIST_BASE_URL": "https://platform.kore.ai/"},
+		"json logs":          {"SMARTASSIST_LOG_FORMAT": "json", "SMARTASSIST_LOG_LEVEL": "debug"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			setEnv(t, changes)
+			c, err := Load()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasSuffix(c.BaseURL, "/") {
+				t.Errorf("base URL keeps its slash: %s", c.BaseURL)
+			}
+		})
+	}
+}
+
+// TestRejected is the table of bad settings and the exact line each gives.
+func TestRejected(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nope")
+	empty := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		changes map[string]string
+		want    string
+	}{
+		{map[string]string{"SMARTASSIST_BASE_URL": ""}, "SMARTASSIST_BASE_URL is required (scheme and host of the platform, e.g. https://platform.kore.ai)"},
+		{map[string]string{"SMARTASSIST_BASE_URL": "platform.kore.ai"}, `SMARTASSIST_BASE_URL must be an http or https URL with a host (e.g. https://platform.kore.ai), got "platform.kore.ai"`},
+		{map[string]string{"SMARTASSIST_ACCOUNT_ID": ""}, "SMARTASSIST_ACCOUNT_ID is required"},
+		{map[string]string{"SMARTASSIST_STREAM_ID": ""}, "SMARTASSIST_STREAM_ID is required"},
+		{map[string]string{"SMARTASSIST_CLIENT_SECRET": ""}, "one of SMARTASSIST_CLIENT_SECRET, SMARTASSIST_CLIENT_SECRET_FILE or SMARTASSIST_TOKEN is required"},
+		{map[string]string{"SMARTASSIST_TOKEN": "eyJ"}, "set only one of SMARTASSIST_CLIENT_SECRET, SMARTASSIST_CLIENT_SECRET_FILE and SMARTASSIST_TOKEN"},
+		{map[string]string{"SMARTASSIST_CLIENT_ID": ""}, "SMARTASSIST_CLIENT_ID is required with SMARTASSIST_CLIENT_SECRET or SMARTASSIST_CLIENT_SECRET_FILE"},
+		{map[string]string{"SMARTASSIST_CLIENT_SECRET": "", "SMARTASSIST_CLIENT_SECRET_FILE": missing}, "SMARTASSIST_CLIENT_SECRET_FILE: cannot read " + missing + ": no such file or directory"},
+		{map[string]string{"SMARTASSIST_CLIENT_SECRET": "", "SMARTASSIST_CLIENT_SECRET_FILE": empty}, "SMARTASSIST_CLIENT_SECRET_FILE: " + empty + " is empty"},
+		{map[string]string{"SMARTASSIST_ENDPOINT": "calls"}, `SMARTASSIST_ENDPOINT must be calldetails or interactionDetails, got "calls"`},
+		{map[string]string{"SMARTASSIST_POLL_INTERVAL": "soon"}, `SMARTASSIST_POLL_INTERVAL: cannot use "soon": want a Go duration such as 30s, 1m or 2h`},
+		{map[string]string{"SMARTASSIST_POLL_INTERVAL": "500ms"}, "SMARTASSIST_POLL_INTERVAL must be at least 1s, got 500ms"},
+		{map[string]string{"SMARTASSIST_LOOKBACK": "169h"}, "SMARTASSIST_LOOKBACK must be between 1m and 168h (7 days, the API's limit), got 169h0m0s"},
+		{map[string]string{"SMARTASSIST_LOOKBACK": "30s"}, "SMARTASSIST_LOOKBACK must be between 1m and 168h (7 days, the API's limit), got 30s"},
+		{map[string]string{"SMARTASSIST_FULL_SCAN_INTERVAL": "10s"}, "SMARTASSIST_FULL_SCAN_INTERVAL must be at least SMARTASSIST_POLL_INTERVAL (1m0s), got 10s"},
+		{map[string]string{"SMARTASSIST_RECENT_WINDOW": "10s"}, "SMARTASSIST_RECENT_WINDOW must be at least 1m (the platform reports conversations up to ~15m late), got 10s"},
+		{map[string]string{"SMARTASSIST_API_RATE_LIMIT": "0"}, "SMARTASSIST_API_RATE_LIMIT must be a positive number of requests per minute, got 0"},
+		{map[string]string{"SMARTASSIST_API_RATE_LIMIT": "-5"}, "SMARTASSIST_API_RATE_LIMIT must be a positive number of requests per minute, got -5"},
+		{map[string]string{"SMARTASSIST_API_RATE_LIMIT": "lots"}, `SMARTASSIST_API_RATE_LIMIT: cannot use "lots": want a number`},
+		{map[string]string{"SMARTASSIST_TIMEZONE_OFFSET": "1000"}, "SMARTASSIST_TIMEZONE_OFFSET must be minutes west of UTC between -840 and 720 (New York 300, India -330), got 1000"},
+		{map[string]string{"SMARTASSIST_TIMEZONE_OFFSET": "+5:30"}, `SMARTASSIST_TIMEZONE_OFFSET: cannot use "+5:30": want a whole number`},
+		{map[string]string{"SMARTASSIST_REQUEST_TIMEOUT": "0s"}, "SMARTASSIST_REQUEST_TIMEOUT must be at least 1s, got 0s"},
+		{map[string]string{"SMARTASSIST_WEB_CONFIG_FILE": missing}, "SMARTASSIST_WEB_CONFIG_FILE: cannot read " + missing + ": no such file or directory"},
+		{map[string]string{"SMARTASSIST_LOG_LEVEL": "verbose"}, `SMARTASSIST_LOG_LEVEL must be one of debug, info, warn, error, got "verbose"`},
+		{map[string]string{"SMARTASSIST_LOG_FORMAT": "text"}, `SMARTASSIST_LOG_FORMAT must be logfmt or json, got "text"`},
+		{map[string]string{"SMARTASSIST_AGENT_METRICS": "maybe"}, `SMARTASSIST_AGENT_METRICS: cannot use "maybe": want true or false`},
+		{map[string]string{"SMARTASSIST_MAX_QUEUES": "0"}, "SMARTASSIST_MAX_QUEUES must be between 1 and 100000, got 0"},
+		{map[string]string{"SMARTASSIST_MAX_DISPOSITIONS": "-1"}, "SMARTASSIST_MAX_DISPOSITIONS must be between 1 and 100000, got -1"},
+	} {
+		t.Run(tc.want, func(t *testing.T) {
+			setEnv(t, tc.changes)
+			_, err := Load()
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if err.Error() != tc.want {
+				t.Errorf("got  %s\nwant %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestSecretsNeverPrint(t *testing.T) {
+	setEnv(t, map[string]string{"SMARTASSIST_CLIENT_SECRET": "hunter2-very-secret"})
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{c.ClientSecret.String(), c.LogValue().String(), c.ClientSecret.LogValue().String()} {
+		if strings.Contains(s, "hunter2") {
+			t.Errorf("secret printed: %s", s)
+		}
+	}
+}
+
+func TestUnknownVariables(t *testing.T) {
+	env := []string{"SMARTASSIST_POLL_INTERAVL=1m", "SMARTASSIST_LOOKBACK=2h", "PATH=/bin",
+		"SMARTASSIST_EXPORTER_SERVICE_HOST=10.0.0.1", "SMARTASSIST_EXPORTER_PORT=tcp://10.0.0.1:10117"}
+	got := UnknownVariables(env)
+	if len(got) != 1 || got[0] != "SMARTASSIST_POLL_INTERAVL" {
+		t.Errorf("unknown: %v", got)
+	}
+}
