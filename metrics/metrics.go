@@ -77,7 +77,8 @@ type Metrics struct {
 
 	channels, queues, dispositionCap, campaignCap, contactStatuses, statuses, agents, offerOutcomes *labelCap
 
-	mu sync.Mutex // one conversation's observations land together
+	mu        sync.Mutex // one conversation's observations land together
+	latestEnd float64
 }
 
 func durationHistogram(name, help string, labels ...string) *prometheus.HistogramVec {
@@ -192,7 +193,11 @@ func (m *Metrics) Observe(c *conversation.Conversation) {
 	m.Record(&o)
 	if !c.End.IsZero() {
 		m.mu.Lock()
-		m.lastObservation.Set(max(float64(c.End.Unix()), 0))
+		// Conversations are counted in no time order: keep the latest end.
+		if end := float64(c.End.Unix()); end > m.latestEnd {
+			m.latestEnd = end
+			m.lastObservation.Set(end)
+		}
 		m.mu.Unlock()
 	}
 }
