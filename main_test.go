@@ -352,3 +352,23 @@ func TestDemo(t *testing.T) {
 	}
 	e.stop(t)
 }
+
+// TestPromtoolCheckMetrics lints a live scrape of the demo with promtool,
+// as Prometheus's own tooling sees it.
+func TestPromtoolCheckMetrics(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool not found: apt-get install prometheus (.ci/run installs it)")
+	}
+	e := startExporter(t, map[string]string{"SMARTASSIST_STATE_PATH": filepath.Join(t.TempDir(), "demo.db")}, "-demo")
+	_, body := e.scrape(t)
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(body)
+	if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+	if !strings.Contains(body, "# HELP smartassist_conversations_total ") {
+		t.Error("scrape lacks HELP text")
+	}
+	e.stop(t)
+}

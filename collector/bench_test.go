@@ -1,0 +1,161 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smartassist-exporter/smartassist_exporter/conversation"
+	"github.com/smartassist-exporter/smartassist_exporter/simulator"
+)
+
+// simPage renders one full 100-record page as the simulator serves it.
+func simPage(b *testing.B) []byte {
+	b.Helper()
+	t0 := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
+	sim := simulator.New(simulator.Options{AccountID: "acc", StreamID: "st", ClientID: "cs", ClientSecret: "x", Seed: 1,
+		Now: func() time.Time { return t0.Add(6 * time.Hour) }})
+	sim.Generate(t0.Add(-2*time.Hour), t0, simulator.Profile{PerHour: 200})
+	tokens := NewMintedTokens("cs", func() (string, error) { return "x", nil })
+	tokens.now = func() time.Time { return t0.Add(6 * time.Hour) }
+	tok, _ := tokens.Token()
+	req := httptest.NewRequest(http.MethodPost, "/agentassist/api/public/analytics/account/acc/v2/calldetails?offset=0&limit=100",
+		strings.NewReader(`{"startDate":"2026-03-10 06:00:00","endDate":"2026-03-10 09:00:00","timeZoneOffset":0}`))
+	req.Header.Set("auth", tok)
+	req.Header.Set("accountId", "acc")
+	req.Header.Set("iId", "st")
+	rec := httptest.NewRecorder()
+	sim.ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		b.Fatalf("simulator answered %d: %s", rec.Code, rec.Body)
+	}
+	body, _ := io.ReadAll(rec.Body)
+	if p, err := conversation.DecodePage(body, time.UTC); err != nil || p.Len != 100 {
+		b.Fatalf("page of %d records: %v", p.Len, err)
+	}
+	return body
+}
+
+// BenchmarkDecodeAndDedupe: decode a realistic 100-record page and check
+// every record against the state, as a steady-state re-read does (all
+// records already counted or open: no write).
+func BenchmarkDecodeAndDedupe(b *testing.B) {
+	body := simPage(b)
+	state, err := OpenState(filepath.Join(b.TempDir(), "state.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer state.Close()
+	split := func(p *conversation.Page) (fin, open []Entry) {
+		for i := range p.Records {
+			c := &p.Records[i]
+			e := Entry{Key: c.Key(), Start: c.Start, Channel: c.ChannelName()}
+			if c.Finished() {
+				fin = append(fin, e)
+			} else {
+				open = append(open, e)
+			}
+		}
+		return fin, open
+	}
+	p, _ := conversation.DecodePage(body, time.UTC)
+	if _, err := state.Apply(split(&p)); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p, err := conversation.DecodePage(body, time.UTC)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := state.Apply(split(&p)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(100*b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+type countingSink struct{ n int }
+
+func (c *countingSink) Observe(*conversation.Conversation) { c.n++ }
+func (c *countingSink) SetOpen(map[string]int)             {}
+
+// economy runs polls on a fake clock and reports API requests against the
+// minimum needed to read the records those polls returned.
+func economy(b *testing.B, lookback time.Duration, perHour float64, polls int) {
+	for i := 0; i < b.N; i++ {
+		t0 := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
+		clock := &fakeClock{t: t0}
+		sim := simulator.New(simulator.Options{AccountID: "acc", StreamID: "st", ClientID: "cs", ClientSecret: "x", Seed: 3, Now: clock.Now})
+		srv := httptest.NewServer(sim)
+		profile := simulator.Profile{PerHour: perHour, OpenShare: 0.5}
+		sim.Generate(t0.Add(-lookback-time.Hour), t0, profile)
+		state, err := OpenState(filepath.Join(b.TempDir(), fmt.Sprintf("state-%d.db", i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		reg := prometheus.NewRegistry()
+		var p *Poller
+		m := NewMetrics(reg, 1e6, func() time.Duration { return p.Lag() })
+		tokens := NewMintedTokens("cs", func() (string, error) { return "x", nil })
+		tokens.now = clock.Now
+		c := NewClient(ClientConfig{BaseURL: srv.URL, AccountID: "acc", StreamID: "st", Endpoint: "calldetails",
+			RateLimit: 1e7, RequestTimeout: 5 * time.Second}, &http.Client{}, tokens, m, quiet)
+		p = NewPoller(c, state, &countingSink{}, m, PollerConfig{Interval: time.Minute, Lookback: lookback,
+			RecentWindow: 30 * time.Minute, FullScanInterval: 15 * time.Minute}, quiet)
+		p.now = clock.Now
+
+		// The first poll is the backfill of the whole lookback.
+		res := p.scan(context.Background(), ScanFull, t0.Add(-lookback), t0)
+		p.lastFull, _ = t0, state.SetWatermark(t0)
+		b.ReportMetric(float64(res.requests), "backfill-requests")
+		b.ReportMetric(float64(res.requests)/math.Ceil(float64(res.records)/100), "backfill-requests/minimum")
+		b.ReportMetric(float64(res.splits), "backfill-splits")
+		var reqs, minimum, records, counted int
+		for k := 0; k < polls; k++ {
+			before := clock.Now()
+			clock.Advance(time.Minute)
+			sim.Generate(before, clock.Now(), profile)
+			full := clock.Now().Sub(p.lastFull) >= 15*time.Minute
+			from := state.Watermark().Add(-30 * time.Minute)
+			kind := ScanRecent
+			if full {
+				from, kind = clock.Now().Add(-lookback), ScanFull
+				p.lastFull = clock.Now()
+			}
+			r := p.scan(context.Background(), kind, from, clock.Now())
+			_ = state.SetWatermark(clock.Now())
+			reqs += r.requests
+			records += r.records
+			counted += r.counted
+			minimum += int(math.Ceil(float64(r.records) / 100))
+		}
+		if polls > 0 {
+			b.ReportMetric(float64(reqs)/float64(polls), "steady-requests/poll")
+			b.ReportMetric(float64(reqs)/float64(minimum), "steady-requests/minimum")
+			b.ReportMetric(float64(records)/float64(polls), "steady-records-read/poll")
+			b.ReportMetric(float64(counted)/float64(polls), "steady-new/poll")
+		}
+		state.Close()
+		srv.Close()
+	}
+}
+
+// BenchmarkAPIEconomySteady: a 2 h lookback at 1000 conversations an hour,
+// one poll a minute for an hour after the backfill.
+func BenchmarkAPIEconomySteady(b *testing.B) { economy(b, 2*time.Hour, 1000, 60) }
+
+// BenchmarkAPIEconomyBackfill7d: a first start with a 7-day lookback at
+// 300 conversations an hour (~50k records).
+func BenchmarkAPIEconomyBackfill7d(b *testing.B) { economy(b, 7*24*time.Hour, 300, 0) }

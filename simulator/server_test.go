@@ -1,0 +1,98 @@
+package simulator
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+var t0 = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+
+func token(t *testing.T, secret, appID, jti string, exp time.Time) string {
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"appId": appID, "sub": "x", "jti": jti, "exp": exp.Unix()}).SignedString([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestRules: the simulator enforces what the API documents.
+func TestRules(t *testing.T) {
+	s := New(Options{AccountID: "acc", StreamID: "st", ClientID: "cs", ClientSecret: "secret", Now: func() time.Time { return t0 }})
+	s.Generate(t0.Add(-time.Hour), t0, Profile{PerHour: 200})
+	good := token(t, "secret", "cs", "j1", t0.Add(time.Minute))
+	body := `{"startDate":"2026-03-10 11:00:00","endDate":"2026-03-10 12:00:00","timeZoneOffset":0}`
+	path := "/agentassist/api/public/analytics/account/acc/v2/calldetails"
+	for _, tc := range []struct {
+		name, query, body, auth, iid string
+		want                         int
+	}{
+		{"ok", "?offset=0&limit=100", body, good, "st", 200},
+		{"limit over 100", "?offset=0&limit=101", body, good, "st", 400},
+		{"offset over 10", "?offset=11&limit=100", body, good, "st", 400},
+		{"range over 7 days", "?offset=0&limit=100", `{"startDate":"2026-03-01 00:00:00","endDate":"2026-03-08 00:00:01","timeZoneOffset":0}`, good, "st", 400},
+		{"no timeZoneOffset", "?offset=0&limit=100", `{"startDate":"2026-03-10 11:00:00","endDate":"2026-03-10 12:00:00"}`, good, "st", 400},
+		{"wrong secret", "", body, token(t, "other", "cs", "j2", t0.Add(time.Minute)), "st", 401},
+		{"wrong app", "", body, token(t, "secret", "cs-other", "j3", t0.Add(time.Minute)), "st", 401},
+		{"expired", "", body, token(t, "secret", "cs", "j4", t0.Add(-time.Second)), "st", 401},
+		{"jti reused by another token", "", body, token(t, "secret", "cs", "j1", t0.Add(2*time.Minute)), "st", 401},
+		{"wrong stream", "", body, good, "st-x", 400},
+	} {
+		req := httptest.NewRequest(http.MethodPost, path+tc.query, strings.NewReader(tc.body))
+		req.Header.Set("auth", tc.auth)
+		req.Header.Set("accountId", "acc")
+		req.Header.Set("iId", tc.iid)
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if rec.Code != tc.want {
+			t.Errorf("%s: %d, want %d (%s)", tc.name, rec.Code, tc.want, rec.Body)
+		}
+	}
+}
+
+// TestPagingCoversWindowOnce: reading every page of a window returns each
+// listed conversation exactly once, and nothing started outside it.
+func TestPagingCoversWindowOnce(t *testing.T) {
+	s := New(Options{AccountID: "acc", StreamID: "st", ClientID: "cs", ClientSecret: "secret", Now: func() time.Time { return t0.Add(3 * time.Hour) }})
+	s.Generate(t0.Add(-2*time.Hour), t0, Profile{PerHour: 400})
+	tok := token(t, "secret", "cs", "j", t0.Add(4*time.Hour))
+	seen := map[string]int{}
+	for page := 0; page <= 10; page++ {
+		req := httptest.NewRequest(http.MethodPost, "/agentassist/api/public/analytics/account/acc/v2/calldetails?limit=100&offset="+strconv.Itoa(page),
+			strings.NewReader(`{"startDate":"2026-03-10 15:00:00","endDate":"2026-03-10 16:30:00","timeZoneOffset":-330}`))
+		req.Header.Set("auth", tok)
+		req.Header.Set("accountId", "acc")
+		req.Header.Set("iId", "st")
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		var resp struct {
+			Data []map[string]any `json:"data"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range resp.Data {
+			k, _ := r["conversationId"].(string)
+			if k == "" {
+				k, _ = r["sessionId"].(string)
+			}
+			seen[k]++
+		}
+	}
+	// India (-330): 15:00-16:30 local is 09:30-11:00 UTC.
+	finished, open := s.Visible(t0.Add(3*time.Hour), time.Date(2026, 3, 10, 9, 30, 0, 0, time.UTC), time.Date(2026, 3, 10, 11, 0, 0, 0, time.UTC))
+	if len(seen) != len(finished)+len(open) || len(seen) < 200 {
+		t.Errorf("paged %d distinct records, the window lists %d", len(seen), len(finished)+len(open))
+	}
+	for k, n := range seen {
+		if n != 1 && k != "" {
+			t.Errorf("%s on %d pages", k, n)
+		}
+	}
+}
