@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -210,5 +211,45 @@ func TestPollerReportsFailure(t *testing.T) {
 	}
 	if lag := p.Lag(); lag != rig.cfg.Lookback {
 		t.Errorf("lag %v before anything was read, want the lookback", lag)
+	}
+}
+
+// TestWindowSplitting: 2500 conversations within ten minutes are read in
+// full by splitting; 1200 within one second cannot be, and the poll says so.
+func TestWindowSplitting(t *testing.T) {
+	t0 := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
+	rig := newRig(t, t0, 0)
+	rig.sim.Generate(t0.Add(-20*time.Minute), t0.Add(-10*time.Minute), simulator.Profile{PerHour: 15000})
+	state := openTestState(t, filepath.Join(t.TempDir(), "state.db"))
+	defer state.Close()
+	sink := newRecordingSink()
+	p := rig.poller(t, state, sink)
+	res := p.scan(context.Background(), ScanFull, t0.Add(-time.Hour), t0)
+	finished, open := rig.sim.Visible(t0, t0.Add(-time.Hour), t0)
+	if !res.complete || res.splits < 2 || res.records < len(finished)+len(open) {
+		t.Errorf("scan %+v, want complete with splits, reading %d records", res, len(finished)+len(open))
+	}
+	want := 0
+	for _, c := range finished {
+		if c.Broken == "" {
+			want++
+			if sink.observed[c.Key()] != 1 {
+				t.Errorf("%s observed %d times", c.Key(), sink.observed[c.Key()])
+			}
+		}
+	}
+	t.Logf("%d conversations, %d requests, %d splits", want, res.requests, res.splits)
+
+	// 1200 in one second: no window can page past 1100.
+	var same []*simulator.Conversation
+	for i := 0; i < 1200; i++ {
+		same = append(same, &simulator.Conversation{SessionID: fmt.Sprintf("burst%06d", i), Channel: "Voice", Status: "BotResolved",
+			Start: t0.Add(-5 * time.Minute), End: t0.Add(-4 * time.Minute), FinishedFrom: t0.Add(-4 * time.Minute)})
+	}
+	rig.sim.Add(same...)
+	p.density = -1
+	res = p.scan(context.Background(), ScanFull, t0.Add(-6*time.Minute), t0)
+	if res.complete {
+		t.Error("a second holding 1200 conversations was reported read completely")
 	}
 }

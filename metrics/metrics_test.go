@@ -282,6 +282,19 @@ func TestGoldenExposition(t *testing.T) {
 	if err := testutil.GatherAndCompare(reg, f); err != nil {
 		t.Error(err)
 	}
+	// Duration histograms carry native buckets beside the classic ones.
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "smartassist_handle_seconds" {
+			h := mf.GetMetric()[0].GetHistogram()
+			if h.Schema == nil || len(h.GetPositiveSpan()) == 0 || len(h.GetBucket()) != len(DurationBuckets) {
+				t.Errorf("handle histogram: schema %v, %d native spans, %d classic buckets", h.Schema, len(h.GetPositiveSpan()), len(h.GetBucket()))
+			}
+		}
+	}
 	problems, err := testutil.GatherAndLint(reg)
 	if err != nil {
 		t.Fatal(err)
