@@ -31,6 +31,7 @@ import (
 
 	"github.com/smartassist-exporter/smartassist_exporter/collector"
 	"github.com/smartassist-exporter/smartassist_exporter/config"
+	"github.com/smartassist-exporter/smartassist_exporter/dashboards"
 	"github.com/smartassist-exporter/smartassist_exporter/metrics"
 	"github.com/smartassist-exporter/smartassist_exporter/simulator"
 )
@@ -119,7 +120,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		MaxAgents: cfg.MaxAgents,
 	})
 	var poller *collector.Poller
-	selfMetrics := collector.NewMetrics(reg, cfg.APIRateLimit, func() time.Duration { return poller.Lag() })
+	selfMetrics := collector.NewMetrics(reg, cfg.APIRateLimit, cfg.PollInterval, func() time.Duration { return poller.Lag() })
 
 	var tokens collector.TokenSource
 	switch {
@@ -189,6 +190,8 @@ func newServer(reg *prometheus.Registry, poller *collector.Poller, log *slog.Log
 		Registry:          reg,
 		EnableOpenMetrics: true,
 	})))
+	// The bundled Grafana dashboards, ready to import.
+	mux.Handle("/dashboards/", http.StripPrefix("/dashboards/", http.FileServerFS(dashboards.Files)))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
@@ -205,6 +208,7 @@ func newServer(reg *prometheus.Registry, poller *collector.Poller, log *slog.Log
 		Version:     version.Info(),
 		Links: []web.LandingLinks{
 			{Address: "/metrics", Text: "Metrics"},
+			{Address: "/dashboards/", Text: "Dashboards", Description: "Grafana dashboards to import"},
 			{Address: "/healthz", Text: "Health", Description: "the process is alive"},
 			{Address: "/readyz", Text: "Readiness", Description: "the first poll has finished"},
 		},

@@ -107,7 +107,7 @@ func economy(b *testing.B, lookback time.Duration, perHour float64, polls int) {
 		}
 		reg := prometheus.NewRegistry()
 		var p *Poller
-		m := NewMetrics(reg, 1e6, func() time.Duration { return p.Lag() })
+		m := NewMetrics(reg, 1e6, time.Minute, func() time.Duration { return p.Lag() })
 		tokens := NewMintedTokens("cs", func() (string, error) { return "x", nil })
 		tokens.now = clock.Now
 		c := NewClient(ClientConfig{BaseURL: srv.URL, AccountID: "acc", StreamID: "st", Endpoint: "calldetails",

@@ -77,7 +77,7 @@ func newRig(t *testing.T, start time.Time, failureRate float64) *testRig {
 func (r *testRig) poller(t *testing.T, state *State, sink Sink) *Poller {
 	r.reg = prometheus.NewRegistry()
 	var p *Poller
-	r.metrics = NewMetrics(r.reg, 6000, func() time.Duration { return p.Lag() })
+	r.metrics = NewMetrics(r.reg, 6000, r.cfg.Interval, func() time.Duration { return p.Lag() })
 	tokens := NewMintedTokens("cs-1", func() (string, error) { return "secret", nil })
 	tokens.now = r.clock.Now
 	c := NewClient(ClientConfig{BaseURL: r.url, AccountID: "acc", StreamID: "st", Endpoint: "calldetails",

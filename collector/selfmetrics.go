@@ -38,11 +38,12 @@ type Metrics struct {
 	openExpired    prometheus.Counter
 	stateEntries   *prometheus.GaugeVec
 	apiBudget      prometheus.Gauge
+	pollInterval   prometheus.Gauge
 	lag            prometheus.GaugeFunc
 }
 
 // NewMetrics registers the collector's metrics. lag is read at scrape time.
-func NewMetrics(reg prometheus.Registerer, budgetPerMinute float64, lag func() time.Duration) *Metrics {
+func NewMetrics(reg prometheus.Registerer, budgetPerMinute float64, pollInterval time.Duration, lag func() time.Duration) *Metrics {
 	m := &Metrics{
 		up: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "up",
@@ -89,12 +90,17 @@ func NewMetrics(reg prometheus.Registerer, budgetPerMinute float64, lag func() t
 			Namespace: namespace, Subsystem: "exporter", Name: "api_budget_requests_per_minute",
 			Help: "smartassist_exporter: the API requests per minute the exporter may spend (SMARTASSIST_API_RATE_LIMIT).",
 		}),
+		pollInterval: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Subsystem: "exporter", Name: "poll_interval_seconds",
+			Help: "smartassist_exporter: the configured time between polls (SMARTASSIST_POLL_INTERVAL), for staleness alerts.",
+		}),
 		lag: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: namespace, Subsystem: "exporter", Name: "lag_seconds",
 			Help: "smartassist_exporter: how far behind the exporter is: now minus the time up to which every conversation start has been read.",
 		}, func() float64 { return lag().Seconds() }),
 	}
 	m.apiBudget.Set(budgetPerMinute)
+	m.pollInterval.Set(pollInterval.Seconds())
 	for _, r := range []string{ResultCounted, ResultDuplicate, ResultOpen, ResultInvalid, ResultExpired} {
 		m.records.WithLabelValues(r)
 	}
@@ -108,7 +114,7 @@ func NewMetrics(reg prometheus.Registerer, budgetPerMinute float64, lag func() t
 		m.stateEntries.WithLabelValues(k)
 	}
 	reg.MustRegister(m.up, m.lastSuccess, m.apiRequests, m.rateLimitWait, m.records, m.invalidRecords,
-		m.pollDuration, m.windowSplits, m.openExpired, m.stateEntries, m.apiBudget, m.lag)
+		m.pollDuration, m.windowSplits, m.openExpired, m.stateEntries, m.apiBudget, m.pollInterval, m.lag)
 	return m
 }
 
