@@ -49,6 +49,19 @@ const (
 	FieldLikeDislike          = "like_dislike_score"
 )
 
+// possibleInvalidValues are the field and reason pairs Derive can report.
+var possibleInvalidValues = func() []InvalidValue {
+	var out []InvalidValue
+	for _, f := range []string{FieldConversationDuration, FieldFirstResponse, FieldInteraction, FieldHold, FieldAfterCallWork, FieldQueueWait, FieldConsult} {
+		out = append(out, InvalidValue{f, ReasonNegative}, InvalidValue{f, ReasonNotNumber})
+	}
+	out = append(out, InvalidValue{FieldConversationDuration, ReasonMissing})
+	for _, f := range []string{FieldCSAT, FieldNPS, FieldLikeDislike} {
+		out = append(out, InvalidValue{f, ReasonOutOfRange}, InvalidValue{f, ReasonNotNumber})
+	}
+	return out
+}()
+
 // Opt is an optional value.
 type Opt struct {
 	V  float64

@@ -182,6 +182,9 @@ func New(reg prometheus.Registerer, opts Options) *Metrics {
 	for _, l := range []string{"channel", "queue", "disposition", "campaign", "contact_status", "status", "outcome", "agent"} {
 		m.folded.WithLabelValues(l)
 	}
+	for _, iv := range possibleInvalidValues {
+		m.invalidValues.WithLabelValues(iv.Field, iv.Reason)
+	}
 	reg.MustRegister(cs...)
 	return m
 }

@@ -17,7 +17,7 @@ function overview(): DashboardBuilder {
     .withPanel(stat({
       title: 'Service level', unit: 'percentunit', width: 4,
       description: 'Share of queue entries answered within $sl_threshold s over the time range: answered entries with queue wait <= threshold / all queue entries (abandoned ones count as missed).',
-      targets: [{ expr: `sum(increase(smartassist_queue_wait_seconds_bucket{${fq}, outcome="answered", le="$sl_threshold"}[${RANGE}])) / sum(increase(smartassist_queue_entries_total{${fq}}[${RANGE}]))` }],
+      targets: [{ expr: `sum(increase(smartassist_queue_wait_seconds_bucket{${fq}, outcome="answered", le=~"$sl_threshold(.0)?"}[${RANGE}])) / sum(increase(smartassist_queue_entries_total{${fq}}[${RANGE}]))` }],
       thresholds: [[0, 'red'], [0.7, 'orange'], [0.8, 'green']],
     }))
     .withPanel(stat({
@@ -49,7 +49,7 @@ function overview(): DashboardBuilder {
     .withPanel(stat({
       title: 'CSAT satisfied', unit: 'percentunit', width: 4,
       description: 'Share of CSAT survey scores of 4 or 5: 1 - (scores <= 3) / all scores.',
-      targets: [{ expr: `1 - sum(increase(smartassist_csat_score_bucket{${f}, le="3"}[${RANGE}])) / sum(increase(smartassist_csat_score_count{${f}}[${RANGE}]))` }],
+      targets: [{ expr: `1 - sum(increase(smartassist_csat_score_bucket{${f}, le=~"3(.0)?"}[${RANGE}])) / sum(increase(smartassist_csat_score_count{${f}}[${RANGE}]))` }],
     }))
     .withPanel(stat({
       title: 'CSAT mean', unit: 'short', width: 4,
@@ -59,7 +59,7 @@ function overview(): DashboardBuilder {
     .withPanel(stat({
       title: 'NPS', unit: 'none', width: 4,
       description: 'Net Promoter Score in points: % promoters (9-10) - % detractors (0-6) of NPS surveys.',
-      targets: [{ expr: `100 * (sum(increase(smartassist_nps_score_count{${f}}[${RANGE}])) - sum(increase(smartassist_nps_score_bucket{${f}, le="8"}[${RANGE}])) - sum(increase(smartassist_nps_score_bucket{${f}, le="6"}[${RANGE}]))) / sum(increase(smartassist_nps_score_count{${f}}[${RANGE}]))` }],
+      targets: [{ expr: `100 * (sum(increase(smartassist_nps_score_count{${f}}[${RANGE}])) - sum(increase(smartassist_nps_score_bucket{${f}, le=~"8(.0)?"}[${RANGE}])) - sum(increase(smartassist_nps_score_bucket{${f}, le=~"6(.0)?"}[${RANGE}]))) / sum(increase(smartassist_nps_score_count{${f}}[${RANGE}]))` }],
     }))
     .withPanel(stat({
       title: 'Open conversations', unit: 'short', width: 4,
@@ -86,7 +86,7 @@ function overview(): DashboardBuilder {
       title: 'Service level and abandonment', unit: 'percentunit', min: 0, max: 1,
       description: 'Service level: entries answered within $sl_threshold s / all entries. Abandonment: abandoned entries / all entries.',
       targets: [
-        { expr: `sum(rate(smartassist_queue_wait_seconds_bucket{${fq}, outcome="answered", le="$sl_threshold"}[${R}])) / sum(rate(smartassist_queue_entries_total{${fq}}[${R}]))`, legend: 'service level' },
+        { expr: `sum(rate(smartassist_queue_wait_seconds_bucket{${fq}, outcome="answered", le=~"$sl_threshold(.0)?"}[${R}])) / sum(rate(smartassist_queue_entries_total{${fq}}[${R}]))`, legend: 'service level' },
         { expr: `sum(rate(smartassist_queue_entries_total{${fq}, outcome="abandoned"}[${R}])) / sum(rate(smartassist_queue_entries_total{${fq}}[${R}]))`, legend: 'abandonment' },
       ],
     }))
@@ -132,7 +132,7 @@ function queues(): DashboardBuilder {
     .withPanel(timeseries({
       title: 'Service level by queue', unit: 'percentunit', min: 0, max: 1,
       description: 'Entries answered within $sl_threshold s / all entries, per queue.',
-      targets: [{ expr: `sum by (queue) (rate(smartassist_queue_wait_seconds_bucket{${fq}, outcome="answered", le="$sl_threshold"}[${R}])) / sum by (queue) (rate(smartassist_queue_entries_total{${fq}}[${R}]))`, legend: '{{queue}}' }],
+      targets: [{ expr: `sum by (queue) (rate(smartassist_queue_wait_seconds_bucket{${fq}, outcome="answered", le=~"$sl_threshold(.0)?"}[${R}])) / sum by (queue) (rate(smartassist_queue_entries_total{${fq}}[${R}]))`, legend: '{{queue}}' }],
     }))
     .withPanel(heatmap({
       title: 'Queue wait distribution (answered)', unit: 's',
@@ -275,9 +275,9 @@ function customerExperience(): DashboardBuilder {
       title: 'NPS promoters, passives and detractors per hour', unit: 'short', stacked: true,
       description: 'Promoters (9-10) = count - bucket le=8; passives (7-8) = le=8 - le=6; detractors (0-6) = le=6; per hour.',
       targets: [
-        { expr: `(sum(rate(smartassist_nps_score_count{${f}}[${R}])) - sum(rate(smartassist_nps_score_bucket{${f}, le="8"}[${R}]))) * 3600`, legend: 'promoters' },
-        { expr: `(sum(rate(smartassist_nps_score_bucket{${f}, le="8"}[${R}])) - sum(rate(smartassist_nps_score_bucket{${f}, le="6"}[${R}]))) * 3600`, legend: 'passives' },
-        { expr: `sum(rate(smartassist_nps_score_bucket{${f}, le="6"}[${R}])) * 3600`, legend: 'detractors' },
+        { expr: `(sum(rate(smartassist_nps_score_count{${f}}[${R}])) - sum(rate(smartassist_nps_score_bucket{${f}, le=~"8(.0)?"}[${R}]))) * 3600`, legend: 'promoters' },
+        { expr: `(sum(rate(smartassist_nps_score_bucket{${f}, le=~"8(.0)?"}[${R}])) - sum(rate(smartassist_nps_score_bucket{${f}, le=~"6(.0)?"}[${R}]))) * 3600`, legend: 'passives' },
+        { expr: `sum(rate(smartassist_nps_score_bucket{${f}, le=~"6(.0)?"}[${R}])) * 3600`, legend: 'detractors' },
       ],
     }))
     .withPanel(timeseries({

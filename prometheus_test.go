@@ -1,0 +1,309 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/smartassist-exporter/smartassist_exporter/dashboards"
+)
+
+// Grafana's variables as the test expands them: "All" for every filter,
+// the default service-level threshold, and ranges that hold enough samples
+// of a one-second scrape.
+var dashboardVariables = strings.NewReplacer(
+	"$__rate_interval", "1m",
+	"$__range", "5m",
+	"$sl_threshold", "20",
+	"$job", ".*",
+	"$instance", ".*",
+	"$channel", ".*",
+	"$queue", ".*",
+	"$agent", ".*",
+)
+
+// lastWeek matches the "same time last week" comparison of the capacity
+// dashboard. A Prometheus started for the test has no data a week old, so
+// such a target is queried without its offset: that still proves it
+// parses and selects existing series.
+var lastWeek = regexp.MustCompile(`\s+offset 1w`)
+
+type promClient struct {
+	base string
+}
+
+type promResult struct {
+	Status    string `json:"status"`
+	ErrorType string `json:"errorType"`
+	Error     string `json:"error"`
+	Data      struct {
+		ResultType string            `json:"resultType"`
+		Result     []json.RawMessage `json:"result"`
+	} `json:"data"`
+}
+
+func (p promClient) query(expr string) (promResult, error) {
+	var r promResult
+	resp, err := http.Get(p.base + "/api/v1/query?query=" + url.QueryEscape(expr))
+	if err != nil {
+		return r, err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return r, err
+	}
+	if r.Status != "success" {
+		return r, fmt.Errorf("%s: %s", r.ErrorType, r.Error)
+	}
+	return r, nil
+}
+
+// dashboardExprs walks every panel (rows included) of every embedded
+// dashboard and returns its queries by "file / panel title".
+func dashboardExprs(t *testing.T) (map[string][]string, map[string]string) {
+	t.Helper()
+	exprs := map[string][]string{}
+	variables := map[string]string{}
+	files, _ := fs.Glob(dashboards.Files, "*.json")
+	for _, f := range files {
+		b, _ := dashboards.Files.ReadFile(f)
+		var d struct {
+			Panels     []panel `json:"panels"`
+			Templating struct {
+				List []struct {
+					Name  string `json:"name"`
+					Type  string `json:"type"`
+					Query any    `json:"query"`
+				} `json:"list"`
+			} `json:"templating"`
+		}
+		if err := json.Unmarshal(b, &d); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		var walk func([]panel)
+		walk = func(ps []panel) {
+			for _, p := range ps {
+				for _, tg := range p.Targets {
+					exprs[f+" / "+p.Title] = append(exprs[f+" / "+p.Title], tg.Expr)
+				}
+				walk(p.Panels)
+			}
+		}
+		walk(d.Panels)
+		for _, v := range d.Templating.List {
+			if q, ok := v.Query.(string); ok && v.Type == "query" {
+				variables[f+" / $"+v.Name] = q
+			}
+		}
+	}
+	return exprs, variables
+}
+
+type panel struct {
+	Title   string `json:"title"`
+	Targets []struct {
+		Expr string `json:"expr"`
+	} `json:"targets"`
+	Panels []panel `json:"panels"`
+}
+
+// labelValues turns Grafana's label_values(selector, label) into PromQL
+// that returns one series per value.
+var labelValues = regexp.MustCompile(`^label_values\((.*),\s*(\w+)\)$`)
+
+type ruleFile struct {
+	Groups []struct {
+		Name  string `yaml:"name"`
+		Rules []struct {
+			Record string `yaml:"record"`
+			Alert  string `yaml:"alert"`
+			Expr   string `yaml:"expr"`
+		} `yaml:"rules"`
+	} `yaml:"groups"`
+}
+
+// TestPrometheusQueries runs the exporter in -demo mode and a real
+// Prometheus scraping it every second with the bundled rules, then checks
+// through Prometheus's HTTP API that every dashboard query and variable and
+// every rule parses and returns data, and that promtool accepts the rules.
+func TestPrometheusQueries(t *testing.T) {
+	prometheus, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Skip("prometheus not found: apt-get install prometheus (.ci/run installs it)")
+	}
+	rulesDir, _ := filepath.Abs(filepath.Join("deploy", "prometheus"))
+	ruleFiles := []string{filepath.Join(rulesDir, "recording_rules.yml"), filepath.Join(rulesDir, "alerts.yml")}
+
+	e := startExporter(t, map[string]string{
+		"SMARTASSIST_STATE_PATH": filepath.Join(t.TempDir(), "demo.db"), "SMARTASSIST_POLL_INTERVAL": "1s",
+		"SMARTASSIST_FULL_SCAN_INTERVAL": "10s",
+	}, "-demo")
+
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`global: {scrape_interval: 1s, evaluation_interval: 1s}
+rule_files: [%q, %q]
+scrape_configs:
+  - job_name: smartassist
+    static_configs: [{targets: [%q]}]
+`, ruleFiles[0], ruleFiles[1], e.addr)
+	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	logs := &syncBuffer{}
+	cmd := exec.Command(prometheus, "--config.file="+filepath.Join(dir, "prometheus.yml"),
+		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill() // stopped by PID
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("prometheus log:\n%s", logs.String())
+		}
+	})
+	prom := promClient{base: "http://" + addr}
+	// 20 one-second scrapes: enough for every rate over 1m and 5m.
+	waitFor(t, 90*time.Second, "20 scrapes of the exporter", func() bool {
+		r, err := prom.query(`count_over_time(smartassist_up{job="smartassist"}[1m]) >= 20`)
+		return err == nil && len(r.Data.Result) == 1
+	})
+
+	exprs, variables := dashboardExprs(t)
+	checked := 0
+	for where, list := range exprs {
+		for _, raw := range list {
+			expr := dashboardVariables.Replace(raw)
+			if lastWeek.MatchString(expr) {
+				if !strings.Contains(where, "last week") {
+					t.Errorf("%s: offset 1w outside a last-week comparison", where)
+				}
+				expr = lastWeek.ReplaceAllString(expr, "")
+			}
+			checkReturnsData(t, prom, where, expr)
+			checked++
+		}
+	}
+	for where, q := range variables {
+		m := labelValues.FindStringSubmatch(q)
+		if m == nil {
+			t.Errorf("%s: variable query %q is not label_values(selector, label)", where, q)
+			continue
+		}
+		checkReturnsData(t, prom, where, fmt.Sprintf("count by (%s) (%s)", m[2], dashboardVariables.Replace(m[1])))
+		checked++
+	}
+
+	var recorded, alerts []string
+	for _, f := range ruleFiles {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rf ruleFile
+		if err := yaml.Unmarshal(b, &rf); err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range rf.Groups {
+			for _, r := range g.Rules {
+				switch {
+				case r.Record != "":
+					checkReturnsData(t, prom, "rule "+r.Record, r.Expr)
+					recorded = append(recorded, r.Record)
+				default:
+					// An alert's expression returns series only while it
+					// fires; it must parse and evaluate.
+					if _, err := prom.query(r.Expr); err != nil {
+						t.Errorf("alert %s: %v", r.Alert, err)
+					}
+					alerts = append(alerts, r.Alert)
+				}
+				checked++
+			}
+		}
+	}
+	// Prometheus itself evaluated every rule without error, and the
+	// recorded series exist.
+	waitFor(t, 30*time.Second, "recording rules evaluated", func() bool {
+		for _, r := range recorded {
+			if res, err := prom.query(r); err != nil || len(res.Data.Result) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	checkRuleHealth(t, prom, len(recorded)+len(alerts))
+	t.Logf("%d dashboard queries, variables and rules returned data from a real Prometheus", checked)
+
+	if promtool, err := exec.LookPath("promtool"); err == nil {
+		args := append([]string{"check", "rules"}, ruleFiles...)
+		if out, err := exec.Command(promtool, args...).CombinedOutput(); err != nil {
+			t.Errorf("promtool check rules: %v\n%s", err, out)
+		}
+		cmd := exec.Command(promtool, "test", "rules", filepath.Join("tests", "alerts_test.yml"))
+		cmd.Dir = rulesDir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool test rules: %v\n%s", err, out)
+		}
+	}
+	e.stop(t)
+}
+
+func checkReturnsData(t *testing.T, prom promClient, where, expr string) {
+	t.Helper()
+	r, err := prom.query(expr)
+	switch {
+	case err != nil:
+		t.Errorf("%s: %v\n  %s", where, err, expr)
+	case len(r.Data.Result) == 0:
+		t.Errorf("%s: no series\n  %s", where, expr)
+	}
+}
+
+func checkRuleHealth(t *testing.T, prom promClient, want int) {
+	t.Helper()
+	resp, err := http.Get(prom.base + "/api/v1/rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Data struct {
+			Groups []struct {
+				Rules []struct {
+					Name      string `json:"name"`
+					Health    string `json:"health"`
+					LastError string `json:"lastError"`
+				} `json:"rules"`
+			} `json:"groups"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, g := range r.Data.Groups {
+		for _, rule := range g.Rules {
+			n++
+			if rule.Health != "ok" {
+				t.Errorf("rule %s: health %q %s", rule.Name, rule.Health, rule.LastError)
+			}
+		}
+	}
+	if n != want {
+		t.Errorf("Prometheus loaded %d rules, the files hold %d", n, want)
+	}
+}
