@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -49,15 +50,31 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	demo := fs.Bool("demo", false, "serve metrics from a built-in simulated contact center (no account needed); SMARTASSIST_* settings still apply")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	healthcheck := fs.Bool("healthcheck", false, "check that an exporter runs at SMARTASSIST_LISTEN_ADDRESS (GET /healthz) and exit 0 if so, 1 if not; for container HEALTHCHECKs in images without curl")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: %s [-demo] [-version]\n\nSettings come from SMARTASSIST_* environment variables; see README.md.\n\n", exporterName)
+		fmt.Fprintf(stderr, "Usage: %s [-demo] [-version] [-healthcheck]\n\nSettings come from SMARTASSIST_* environment variables; see README.md.\n\n", exporterName)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	for _, a := range fs.Args() {
+		// An empty argument is what docker compose passes for an unset
+		// command; anything else is a mistake.
+		if a != "" {
+			fmt.Fprintf(stderr, "%s: unexpected argument %q: settings are SMARTASSIST_* environment variables\n", exporterName, a)
+			return 2
+		}
+	}
 	if *showVersion {
 		fmt.Fprintln(stderr, version.Print(exporterName))
+		return 0
+	}
+	if *healthcheck {
+		if err := checkHealth(ctx, os.Getenv(config.Var("LISTEN_ADDRESS"))); err != nil {
+			fmt.Fprintf(stderr, "%s: unhealthy: %v\n", exporterName, err)
+			return 1
+		}
 		return 0
 	}
 
@@ -218,6 +235,41 @@ func newServer(reg *prometheus.Registry, poller *collector.Poller, log *slog.Log
 	}
 	mux.Handle("/", landing)
 	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, nil
+}
+
+// checkHealth asks a running exporter's /healthz on the loopback side of
+// its listen address, over HTTP or, when it serves TLS, HTTPS.
+func checkHealth(ctx context.Context, listen string) error {
+	if listen == "" {
+		listen = config.DefaultListenAddress
+	}
+	_, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("%s: %w", config.Var("LISTEN_ADDRESS"), err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	// The certificate names the service, not 127.0.0.1; this only asks
+	// whether the process answers.
+	transport.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec
+	client := &http.Client{Transport: transport}
+	var lastErr error
+	for _, scheme := range []string{"http", "https"} {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+net.JoinHostPort("127.0.0.1", port)+"/healthz", nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
+			// 401: basic auth is on, so the server is up.
+			return nil
+		}
+		lastErr = fmt.Errorf("GET /healthz: %s", resp.Status)
+	}
+	return lastErr
 }
 
 type demoServer struct {

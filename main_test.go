@@ -370,5 +370,17 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	if !strings.Contains(body, "# HELP smartassist_conversations_total ") {
 		t.Error("scrape lacks HELP text")
 	}
+	// The container HEALTHCHECK: healthy while it runs, unhealthy after.
+	health := func() error {
+		cmd := exec.Command(binary, "-healthcheck")
+		cmd.Env = []string{"SMARTASSIST_LISTEN_ADDRESS=" + e.addr}
+		return cmd.Run()
+	}
+	if err := health(); err != nil {
+		t.Errorf("-healthcheck against a running exporter: %v", err)
+	}
 	e.stop(t)
+	if err := health(); err == nil {
+		t.Error("-healthcheck passed with the exporter stopped")
+	}
 }

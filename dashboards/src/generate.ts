@@ -8,7 +8,12 @@ import { all } from './dashboards.js';
 
 const here = dirname(dirname(fileURLToPath(import.meta.url))); // dashboards/
 const root = dirname(here);
-const chartFiles = join(root, 'deploy', 'helm', 'smartassist-exporter', 'files');
+// GENERATE_OUT writes everything under another folder instead (the Go test
+// compares that with the committed files).
+const out = process.env.GENERATE_OUT;
+const dashboardsOut = out ? join(out, 'dashboards') : here;
+const chartFiles = out ? join(out, 'chart') : join(root, 'deploy', 'helm', 'smartassist-exporter', 'files');
+mkdirSync(dashboardsOut, { recursive: true });
 
 mkdirSync(join(chartFiles, 'dashboards'), { recursive: true });
 mkdirSync(join(chartFiles, 'rules'), { recursive: true });
@@ -27,7 +32,7 @@ function tidy(d: any): any {
 
 for (const [file, build] of Object.entries(all)) {
   const json = JSON.stringify(tidy(build().build()), null, 2) + '\n';
-  writeFileSync(join(here, file), json);
+  writeFileSync(join(dashboardsOut, file), json);
   writeFileSync(join(chartFiles, 'dashboards', file), json);
 }
 const rulesDir = join(root, 'deploy', 'prometheus');
