@@ -34,6 +34,7 @@ import (
 	"github.com/smartassist-exporter/smartassist_exporter/config"
 	"github.com/smartassist-exporter/smartassist_exporter/dashboards"
 	"github.com/smartassist-exporter/smartassist_exporter/metrics"
+	"github.com/smartassist-exporter/smartassist_exporter/otlp"
 	"github.com/smartassist-exporter/smartassist_exporter/simulator"
 )
 
@@ -88,6 +89,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		defer demoAPI.close()
 	}
 	cfg, err := config.Load()
+	if err == nil {
+		err = otlp.CheckEnvironment()
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", exporterName, err)
 		return 2
@@ -160,6 +164,20 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Interval: cfg.PollInterval, Lookback: cfg.Lookback, RecentWindow: cfg.RecentWindow,
 		FullScanInterval: cfg.FullScanInterval,
 	}, log.With("component", "collector"))
+
+	telemetry, err := otlp.Setup(ctx, reg, otlp.Identity{AccountID: cfg.AccountID, StreamID: cfg.StreamID}, log.With("component", "otlp"))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// A final push, bounded so that SIGTERM still ends the process
+		// within a few seconds when the receiver is down.
+		flushCtx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := telemetry.Shutdown(flushCtx); err != nil {
+			log.Warn("flushing OTLP at shutdown", "err", err)
+		}
+	}()
 
 	server, err := newServer(reg, poller, log)
 	if err != nil {

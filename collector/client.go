@@ -15,6 +15,11 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
 	"github.com/smartassist-exporter/smartassist_exporter/conversation"
@@ -41,6 +46,9 @@ const (
 	maxRetryAfter  = 5 * time.Minute
 	maxErrBodySize = 256
 )
+
+// tracer is the global provider's: a no-op until otlp.Setup installs one.
+var tracer = otel.Tracer("github.com/smartassist-exporter/smartassist_exporter/collector")
 
 // ErrUnauthorized means the platform refused the token (401 or 403). It is
 // not retried: a retry in a hot loop would only spend the rate limit.
@@ -160,7 +168,7 @@ func (c *Client) FetchPage(ctx context.Context, w Window, page int) (conversatio
 	target := fmt.Sprintf("%s?offset=%d&limit=%d", c.url, page, PageLimit)
 	var lastErr error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		p, retryAfter, err := c.attempt(ctx, target, body)
+		p, retryAfter, err := c.attempt(ctx, w, page, attempt, target, body)
 		if err == nil {
 			return p, nil
 		}
@@ -182,12 +190,31 @@ func (c *Client) FetchPage(ctx context.Context, w Window, page int) (conversatio
 
 // attempt sends one request. retryAfter is -1 when the failure must not be
 // retried, 0 to retry after the usual backoff, or the server's Retry-After.
-func (c *Client) attempt(ctx context.Context, target string, body []byte) (conversation.Page, time.Duration, error) {
+func (c *Client) attempt(ctx context.Context, w Window, page, attempt int, target string, body []byte) (p conversation.Page, retryAfter time.Duration, err error) {
+	// One span per attempt, covering the wait for the rate limit; a no-op
+	// unless traces are exported.
+	ctx, span := tracer.Start(ctx, "smartassist.api.request", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(
+			attribute.String("smartassist.endpoint", c.cfg.Endpoint),
+			attribute.Int("smartassist.page", page),
+			attribute.Int("smartassist.attempt", attempt),
+			attribute.String("smartassist.window.start", w.Start.UTC().Format(time.RFC3339)),
+			attribute.String("smartassist.window.end", w.End.UTC().Format(time.RFC3339)),
+		))
+	defer func() {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.SetAttributes(attribute.Int("smartassist.records", p.Len), attribute.Bool("smartassist.will_retry", err != nil && retryAfter >= 0))
+		span.End()
+	}()
 	began := time.Now()
 	if err := c.limiter.Wait(ctx); err != nil {
 		return conversation.Page{}, -1, fmt.Errorf("waiting for the API rate limit: %w", err)
 	}
 	waited := time.Since(began)
+	span.SetAttributes(attribute.Float64("smartassist.rate_limit_wait_seconds", waited.Seconds()))
 	token, err := c.tokens.Token()
 	if err != nil {
 		return conversation.Page{}, -1, fmt.Errorf("getting a token: %w", err)
@@ -206,6 +233,9 @@ func (c *Client) attempt(ctx context.Context, target string, body []byte) (conve
 	if c.cfg.UserAgent != "" {
 		req.Header.Set("user-agent", c.cfg.UserAgent)
 	}
+	// W3C trace context, when traces are exported (the default propagator
+	// injects nothing).
+	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(req.Header))
 	resp, err := c.http.Do(req)
 	if err != nil {
 		c.obs.Request("error", waited)
@@ -217,6 +247,7 @@ func (c *Client) attempt(ctx context.Context, target string, body []byte) (conve
 	}
 	defer resp.Body.Close()
 	c.obs.Request(strconv.Itoa(resp.StatusCode), waited)
+	span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -19,6 +19,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/smartassist-exporter/smartassist_exporter/conversation"
 )
 
@@ -144,7 +148,24 @@ func (p *Poller) Poll(ctx context.Context) {
 		}
 	}
 	to := began.Truncate(time.Second)
+	ctx, span := tracer.Start(ctx, "smartassist.poll", trace.WithAttributes(
+		attribute.String("smartassist.scan", kind),
+		attribute.String("smartassist.window.start", from.UTC().Format(time.RFC3339)),
+		attribute.String("smartassist.window.end", to.UTC().Format(time.RFC3339)),
+	))
+	defer span.End()
 	res := p.scan(ctx, kind, from, to)
+	span.SetAttributes(
+		attribute.Int("smartassist.requests", res.requests),
+		attribute.Int("smartassist.records", res.records),
+		attribute.Int("smartassist.counted", res.counted),
+		attribute.Int("smartassist.open", res.open),
+		attribute.Int("smartassist.splits", res.splits),
+		attribute.Bool("smartassist.complete", res.complete),
+	)
+	if !res.complete {
+		span.SetStatus(codes.Error, "poll did not read everything it asked for")
+	}
 
 	if ctx.Err() != nil && !res.complete {
 		// Stopped (SIGTERM): nothing to report, the state is consistent.
