@@ -69,6 +69,26 @@ type exporter struct {
 	done chan error
 }
 
+// startTool starts an external program (Prometheus, the collector) for
+// the length of the test, stops it by PID afterwards, and shows its output
+// if the test failed.
+func startTool(t *testing.T, label, path string, args ...string) {
+	t.Helper()
+	logs := &syncBuffer{}
+	cmd := exec.Command(path, args...)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s log:\n%s", label, logs.String())
+		}
+	})
+}
+
 func freeAddr(t *testing.T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

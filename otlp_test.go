@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -165,19 +164,7 @@ service:
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
-	cmd := exec.Command(otelcolBinary(t), "--config=file:"+path)
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill() // stopped by PID
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("collector log:\n%s", logs.String())
-		}
-	})
+	startTool(t, "collector", otelcolBinary(t), "--config=file:"+path)
 	waitFor(t, 30*time.Second, "the collector's OTLP ports", func() bool {
 		for _, a := range []string{grpcAddr, httpAddr} {
 			c, err := net.Dial("tcp", a)

@@ -161,20 +161,8 @@ scrape_configs:
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
-	logs := &syncBuffer{}
-	cmd := exec.Command(prometheus, "--config.file="+filepath.Join(dir, "prometheus.yml"),
+	startTool(t, "prometheus", prometheus, "--config.file="+filepath.Join(dir, "prometheus.yml"),
 		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr)
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill() // stopped by PID
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("prometheus log:\n%s", logs.String())
-		}
-	})
 	prom := promClient{base: "http://" + addr}
 	// 20 one-second scrapes: enough for every rate over 1m and 5m.
 	waitFor(t, 90*time.Second, "20 scrapes of the exporter", func() bool {

@@ -170,7 +170,7 @@ func setup(ctx context.Context, reg *promclient.Registry, id Identity, log *slog
 		if err != nil {
 			return nil, fmt.Errorf("OTLP metrics exporter: %w", err)
 		}
-		exp = &countingMetricExporter{Exporter: exp, failures: failures.WithLabelValues("metrics"), warn: warn}
+		exp = &countingMetricExporter{exp, failureReport{"metrics", failures.WithLabelValues("metrics"), warn}}
 		// The bridge reads the registry at each export (interval:
 		// OTEL_METRIC_EXPORT_INTERVAL, default 60s), in the reader's own
 		// goroutine: a slow or absent receiver never delays a poll.
@@ -190,7 +190,7 @@ func setup(ctx context.Context, reg *promclient.Registry, id Identity, log *slog
 		if err != nil {
 			return nil, fmt.Errorf("OTLP traces exporter: %w", err)
 		}
-		exp = &countingSpanExporter{SpanExporter: exp, failures: failures.WithLabelValues("traces"), warn: warn}
+		exp = &countingSpanExporter{exp, failureReport{"traces", failures.WithLabelValues("traces"), warn}}
 		// The batch processor drops spans when its queue is full rather
 		// than block the poller.
 		tp := sdktrace.NewTracerProvider(sdktrace.WithResource(res), sdktrace.WithBatcher(exp))
@@ -249,34 +249,37 @@ func (w *rateLimitedWarner) warn(source string, err error) {
 	w.last[source], w.held[source] = now, 0
 }
 
-type countingMetricExporter struct {
-	sdkmetric.Exporter
+// failureReport counts a signal's failed exports and warns about them. The
+// error is not passed back: the SDK would only log it a second time.
+type failureReport struct {
+	signal   string
 	failures promclient.Counter
 	warn     *rateLimitedWarner
 }
 
-func (e *countingMetricExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
-	err := e.Exporter.Export(ctx, rm)
+func (f failureReport) report(err error) {
 	if err != nil {
-		e.failures.Inc()
-		e.warn.warn("metrics", err)
-		return nil // reported here; the SDK would log it again
+		f.failures.Inc()
+		f.warn.warn(f.signal, err)
 	}
+}
+
+type countingMetricExporter struct {
+	sdkmetric.Exporter
+	failureReport
+}
+
+func (e *countingMetricExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
+	e.report(e.Exporter.Export(ctx, rm))
 	return nil
 }
 
 type countingSpanExporter struct {
 	sdktrace.SpanExporter
-	failures promclient.Counter
-	warn     *rateLimitedWarner
+	failureReport
 }
 
 func (e *countingSpanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
-	err := e.SpanExporter.ExportSpans(ctx, spans)
-	if err != nil {
-		e.failures.Inc()
-		e.warn.warn("traces", err)
-		return nil
-	}
+	e.report(e.SpanExporter.ExportSpans(ctx, spans))
 	return nil
 }

@@ -114,14 +114,25 @@ export interface PanelSpec {
   height?: number;
 }
 
+// The builder methods every panel kind shares.
+interface PanelHead<B> {
+  title(t: string): B;
+  description(d: string): B;
+  unit(u: string): B;
+  datasource(d: common.DataSourceRef): B;
+  span(w: number): B;
+  height(h: number): B;
+}
+
+// head sets what every panel has: title, description (required: it says
+// how the panel is computed), unit, datasource and size.
+function head<B extends PanelHead<B>>(b: B, p: PanelSpec, width: number, height: number): B {
+  return b.title(p.title).description(p.description).unit(p.unit).datasource(datasource)
+    .span(p.width ?? width).height(p.height ?? height);
+}
+
 export function timeseries(p: PanelSpec & { stacked?: boolean; min?: number; max?: number }): TimeseriesBuilder {
-  const b = new TimeseriesBuilder()
-    .title(p.title)
-    .description(p.description)
-    .unit(p.unit)
-    .datasource(datasource)
-    .span(p.width ?? 12)
-    .height(p.height ?? 8)
+  const b = head(new TimeseriesBuilder(), p, 12, 8)
     .lineWidth(1)
     .fillOpacity(p.stacked ? 60 : 10)
     .legend(new common.VizLegendOptionsBuilder().displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom).showLegend(true));
@@ -133,13 +144,7 @@ export function timeseries(p: PanelSpec & { stacked?: boolean; min?: number; max
 }
 
 export function stat(p: PanelSpec & { thresholds?: [number, string][] }): StatBuilder {
-  const b = new StatBuilder()
-    .title(p.title)
-    .description(p.description)
-    .unit(p.unit)
-    .datasource(datasource)
-    .span(p.width ?? 4)
-    .height(p.height ?? 4)
+  const b = head(new StatBuilder(), p, 4, 4)
     .graphMode(common.BigValueGraphMode.None)
     .colorMode(common.BigValueColorMode.Value)
     .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false));
@@ -152,13 +157,7 @@ export function stat(p: PanelSpec & { thresholds?: [number, string][] }): StatBu
 }
 
 export function bargauge(p: PanelSpec & { heatmapFormat?: boolean }): BarGaugeBuilder {
-  const b = new BarGaugeBuilder()
-    .title(p.title)
-    .description(p.description)
-    .unit(p.unit)
-    .datasource(datasource)
-    .span(p.width ?? 12)
-    .height(p.height ?? 8)
+  const b = head(new BarGaugeBuilder(), p, 12, 8)
     .orientation(common.VizOrientation.Horizontal)
     .displayMode(common.BarGaugeDisplayMode.Gradient)
     .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false));
@@ -168,13 +167,7 @@ export function bargauge(p: PanelSpec & { heatmapFormat?: boolean }): BarGaugeBu
 
 // heatmap shows a classic histogram's buckets over time.
 export function heatmap(p: PanelSpec): HeatmapBuilder {
-  const b = new HeatmapBuilder()
-    .title(p.title)
-    .description(p.description)
-    .unit(p.unit)
-    .datasource(datasource)
-    .span(p.width ?? 12)
-    .height(p.height ?? 8)
+  const b = head(new HeatmapBuilder(), p, 12, 8)
     .calculate(false)
     .yAxis(new YAxisConfigBuilder().unit(p.unit).axisPlacement(common.AxisPlacement.Left));
   p.targets.forEach((t, i) => b.withTarget(query({ ...t, legend: t.legend ?? '{{le}}' }, i, PromQueryFormat.Heatmap)));
