@@ -162,7 +162,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}, httpClient, tokens, selfMetrics, log.With("component", "client"))
 	poller = collector.NewPoller(client, state, sink, selfMetrics, collector.PollerConfig{
 		Interval: cfg.PollInterval, Lookback: cfg.Lookback, RecentWindow: cfg.RecentWindow,
-		FullScanInterval: cfg.FullScanInterval,
+		FullScanInterval: cfg.FullScanInterval, SweepRequests: collector.SweepRequestsFor(cfg.APIRateLimit, cfg.PollInterval),
 	}, log.With("component", "collector"))
 
 	telemetry, err := otlp.Setup(ctx, reg, otlp.Identity{AccountID: cfg.AccountID, StreamID: cfg.StreamID}, log.With("component", "otlp"))

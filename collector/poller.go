@@ -3,11 +3,12 @@
 //
 // The API is an event log queried by session start time, with pages that may
 // shift, records that show up late and conversations listed before they end.
-// The poller therefore re-reads: every poll reads the recent window (since
-// the watermark minus SMARTASSIST_RECENT_WINDOW), and every
-// SMARTASSIST_FULL_SCAN_INTERVAL (and on start) the whole lookback. The state
-// file decides what is new; re-reading only ever costs API requests, never a
-// double count.
+// The poller therefore re-reads: a first start reads the whole lookback;
+// then every poll reads the recent window (since the watermark minus
+// SMARTASSIST_RECENT_WINDOW) and advances a sweep that re-reads the rest of
+// the lookback within a share of the API budget, one sweep every
+// SMARTASSIST_FULL_SCAN_INTERVAL. The state file decides what is new;
+// re-reading only ever costs API requests, never a double count.
 package collector
 
 import (
@@ -41,6 +42,16 @@ type PollerConfig struct {
 	Lookback         time.Duration
 	RecentWindow     time.Duration
 	FullScanInterval time.Duration
+	// SweepRequests bounds the requests one poll spends on the sweep of
+	// the lookback (see SweepRequestsFor).
+	SweepRequests int
+}
+
+// SweepRequestsFor is the sweep's share of a poll: half of the requests the
+// budget allows per poll interval (at least 5), leaving the rest for the
+// recent window and retries.
+func SweepRequestsFor(perMinute float64, interval time.Duration) int {
+	return max(5, int(perMinute*interval.Minutes()/2))
 }
 
 // Sizing of query windows. A window is sized from the observed density of
@@ -74,8 +85,9 @@ type Poller struct {
 	mu       sync.Mutex // guards watermark for the lag gauge
 	readUpTo time.Time  // watermark, advanced live during a scan
 
-	lastFull time.Time
-	density  float64 // conversations per second of session start; -1 = not yet known
+	lastFull time.Time // when the last complete read of the whole lookback began
+	sweep    *sweep    // the sweep under way, if any
+	density  float64   // conversations per second of session start; -1 = not yet known
 }
 
 // NewPoller wires a poller.
@@ -128,76 +140,163 @@ func (p *Poller) Run(ctx context.Context) {
 	}
 }
 
-// Poll runs one poll: a scan of the recent window or of the whole lookback,
-// then pruning of the state and the open-conversation snapshot.
-func (p *Poller) Poll(ctx context.Context) {
+// PollResult says what one poll did.
+type PollResult struct {
+	Scan     string // ScanFull (the backfill of a first start) or ScanRecent
+	Requests int
+	Records  int
+	Counted  int
+	Open     int
+	Splits   int
+	// MinimumRequests is what reading the same records would cost with
+	// every page full: the sum over the poll's scans of ⌈records / 100⌉.
+	MinimumRequests int
+	// Complete: everything the poll asked for was read.
+	Complete bool
+}
+
+// sweep is a re-read of the whole lookback spread over polls: each poll
+// advances it by at most PollerConfig.SweepRequests, so that a long lookback
+// (up to 7 days) is re-read within the API budget while every poll still
+// reads the recent window.
+type sweep struct {
+	began    time.Time // a complete sweep counts as a full read as of then
+	cursor   time.Time // the next session start to read
+	to       time.Time // the start of the recent window when the sweep began
+	complete bool      // every window so far was read completely
+	requests int
+}
+
+// Poll runs one poll. On a first start (nothing read yet) it reads the
+// whole lookback: the backfill. Otherwise it reads the recent window, from
+// the watermark minus the recent window (so a failed poll or downtime is
+// covered), then advances the sweep of the older part of the lookback. It
+// ends by pruning the state and publishing the open conversations.
+func (p *Poller) Poll(ctx context.Context) PollResult {
 	began := p.now()
-	full := p.lastFull.IsZero() || began.Sub(p.lastFull) >= p.cfg.FullScanInterval
 	lookbackStart := began.Add(-p.cfg.Lookback).Truncate(time.Second)
-	from := lookbackStart
-	kind := ScanFull
-	if !full {
+	to := began.Truncate(time.Second)
+	wm := p.state.Watermark()
+	kind, from := ScanFull, lookbackStart
+	if !wm.IsZero() {
 		kind = ScanRecent
-		// From the watermark, not from now: after a failed poll the next
-		// one reaches back to the last complete read.
-		if wm := p.state.Watermark(); !wm.IsZero() {
-			from = wm.Add(-p.cfg.RecentWindow).Truncate(time.Second)
-		}
-		if from.Before(lookbackStart) {
-			from = lookbackStart
+		if f := wm.Add(-p.cfg.RecentWindow).Truncate(time.Second); f.After(lookbackStart) {
+			from = f
 		}
 	}
-	to := began.Truncate(time.Second)
 	ctx, span := tracer.Start(ctx, "smartassist.poll", trace.WithAttributes(
 		attribute.String("smartassist.scan", kind),
 		attribute.String("smartassist.window.start", from.UTC().Format(time.RFC3339)),
 		attribute.String("smartassist.window.end", to.UTC().Format(time.RFC3339)),
 	))
 	defer span.End()
-	res := p.scan(ctx, kind, from, to)
-	span.SetAttributes(
-		attribute.Int("smartassist.requests", res.requests),
-		attribute.Int("smartassist.records", res.records),
-		attribute.Int("smartassist.counted", res.counted),
-		attribute.Int("smartassist.open", res.open),
-		attribute.Int("smartassist.splits", res.splits),
-		attribute.Bool("smartassist.complete", res.complete),
-	)
-	if !res.complete {
-		span.SetStatus(codes.Error, "poll did not read everything it asked for")
-	}
-
-	if ctx.Err() != nil && !res.complete {
-		// Stopped (SIGTERM): nothing to report, the state is consistent.
-		return
-	}
-	if res.complete {
-		if full {
+	main := p.scan(ctx, kind, from, to, 0)
+	if main.complete {
+		if kind == ScanFull {
 			p.lastFull = began
 		}
 		if err := p.state.SetWatermark(to); err != nil {
-			res.complete = false
+			main.complete = false
 			p.log.Error("saving watermark", "err", err)
 		}
+	}
+	res := PollResult{Scan: kind}
+	res.add(main)
+	if kind == ScanRecent && ctx.Err() == nil {
+		if sw, ok := p.sweepStep(ctx, began, lookbackStart, from); ok {
+			res.add(sw)
+			span.SetAttributes(attribute.String("smartassist.sweep.cursor", p.sweepCursor().UTC().Format(time.RFC3339)))
+		}
+	}
+	span.SetAttributes(
+		attribute.Int("smartassist.requests", res.Requests),
+		attribute.Int("smartassist.records", res.Records),
+		attribute.Int("smartassist.counted", res.Counted),
+		attribute.Int("smartassist.open", res.Open),
+		attribute.Int("smartassist.splits", res.Splits),
+		attribute.Bool("smartassist.complete", res.Complete),
+	)
+	if !res.Complete {
+		span.SetStatus(codes.Error, "poll did not read everything it asked for")
+	}
+	if ctx.Err() != nil && !res.Complete {
+		// Stopped (SIGTERM): nothing to report, the state is consistent.
+		return res
 	}
 	p.afterPoll(lookbackStart)
 	elapsed := p.now().Sub(began)
 	m := p.metrics
 	m.pollDuration.WithLabelValues(kind).Observe(elapsed.Seconds())
-	if res.complete {
+	if res.Complete {
 		m.up.Set(1)
 		m.lastSuccess.Set(float64(p.now().UnixNano()) / 1e9)
 	} else {
 		m.up.Set(0)
 	}
 	lvl := slog.LevelDebug
-	if kind == ScanFull || !res.complete {
+	if kind == ScanFull || !res.Complete {
 		lvl = slog.LevelInfo
 	}
-	p.log.Log(ctx, lvl, "poll done", "scan", kind, "window", Window{from, to}.String(), "complete", res.complete,
-		"requests", res.requests, "records", res.records, "counted", res.counted, "open", res.open,
-		"splits", res.splits, "duration", elapsed.Round(time.Millisecond))
+	p.log.Log(ctx, lvl, "poll done", "scan", kind, "window", Window{from, to}.String(), "complete", res.Complete,
+		"requests", res.Requests, "records", res.Records, "counted", res.Counted, "open", res.Open,
+		"splits", res.Splits, "duration", elapsed.Round(time.Millisecond))
 	p.ready.Store(true)
+	return res
+}
+
+func (r *PollResult) add(s scanResult) {
+	if r.Requests == 0 && r.Records == 0 {
+		r.Complete = true
+	}
+	r.Requests += s.requests
+	r.Records += s.records
+	r.Counted += s.counted
+	r.Open += s.open
+	r.Splits += s.splits
+	r.MinimumRequests += (s.records + PageLimit - 1) / PageLimit
+	r.Complete = r.Complete && s.complete
+}
+
+// sweepStep starts a sweep when one is due (every FullScanInterval after
+// the last complete full read, at once after a restart) and advances it by
+// at most SweepRequests. It reads starts older than the recent window.
+func (p *Poller) sweepStep(ctx context.Context, now, lookbackStart, recentFrom time.Time) (scanResult, bool) {
+	if p.sweep == nil {
+		if !p.lastFull.IsZero() && now.Sub(p.lastFull) < p.cfg.FullScanInterval {
+			return scanResult{}, false
+		}
+		p.sweep = &sweep{began: now, cursor: lookbackStart, to: recentFrom.Add(-time.Second), complete: true}
+	}
+	s := p.sweep
+	if s.cursor.Before(lookbackStart) {
+		s.cursor = lookbackStart // the lookback moved past a slow sweep
+	}
+	var res scanResult
+	stepped := false
+	if !s.cursor.After(s.to) {
+		res = p.scan(ctx, ScanSweep, s.cursor, s.to, max(p.cfg.SweepRequests, 1))
+		s.cursor = res.next
+		s.complete = s.complete && res.complete
+		s.requests += res.requests
+		stepped = true
+	}
+	if s.cursor.After(s.to) && ctx.Err() == nil {
+		if s.complete {
+			p.lastFull = s.began
+		}
+		// An incomplete sweep leaves lastFull: the next poll starts another.
+		p.log.Info("lookback sweep done", "complete", s.complete, "requests", s.requests,
+			"duration", now.Sub(s.began).Round(time.Second))
+		p.sweep = nil
+	}
+	return res, stepped
+}
+
+func (p *Poller) sweepCursor() time.Time {
+	if p.sweep == nil {
+		return time.Time{}
+	}
+	return p.sweep.cursor
 }
 
 // afterPoll forgets what left the lookback and publishes the open snapshot.
@@ -229,16 +328,18 @@ func (p *Poller) afterPoll(lookbackStart time.Time) {
 type scanResult struct {
 	complete                                 bool
 	requests, records, counted, open, splits int
+	next                                     time.Time // the first start not read
 }
 
 // scan reads [from, to] in windows, oldest first, so that the watermark can
-// advance as windows complete.
-func (p *Poller) scan(ctx context.Context, kind string, from, to time.Time) scanResult {
-	res := scanResult{complete: true}
+// advance as windows complete. With maxRequests > 0 it stops starting new
+// windows once that many requests are spent; next says where it stopped.
+func (p *Poller) scan(ctx context.Context, kind string, from, to time.Time, maxRequests int) scanResult {
+	res := scanResult{complete: true, next: from}
 	began := p.now()
 	lastLog := began
 	total := to.Sub(from)
-	for cursor := from; !cursor.After(to); {
+	for cursor := from; !cursor.After(to) && (maxRequests == 0 || res.requests < maxRequests); res.next = cursor {
 		if ctx.Err() != nil {
 			res.complete = false
 			return res

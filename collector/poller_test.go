@@ -71,7 +71,8 @@ func newRig(t *testing.T, start time.Time, failureRate float64) *testRig {
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	return &testRig{clock: clock, sim: sim, url: srv.URL,
-		cfg: PollerConfig{Interval: time.Minute, Lookback: 2 * time.Hour, RecentWindow: 30 * time.Minute, FullScanInterval: 15 * time.Minute}}
+		cfg: PollerConfig{Interval: time.Minute, Lookback: 2 * time.Hour, RecentWindow: 30 * time.Minute, FullScanInterval: 15 * time.Minute,
+			SweepRequests: SweepRequestsFor(1500, time.Minute)}}
 }
 
 func (r *testRig) poller(t *testing.T, state *State, sink Sink) *Poller {
@@ -121,8 +122,10 @@ func TestPollerExactlyOnce(t *testing.T) {
 		rig.clock.Advance(time.Minute)
 		rig.sim.Generate(before, rig.clock.Now(), profile)
 	}
-	p.lastFull = time.Time{} // end with a full scan so that everything due is seen
-	p.Poll(ctx)
+	// End with a whole sweep of the lookback so that everything due is seen.
+	p.lastFull, p.sweep = time.Time{}, nil
+	for p.Poll(ctx); p.sweep != nil; p.Poll(ctx) {
+	}
 	lastPoll := rig.clock.Now()
 	defer state.Close()
 
@@ -224,7 +227,7 @@ func TestWindowSplitting(t *testing.T) {
 	defer state.Close()
 	sink := newRecordingSink()
 	p := rig.poller(t, state, sink)
-	res := p.scan(context.Background(), ScanFull, t0.Add(-time.Hour), t0)
+	res := p.scan(context.Background(), ScanFull, t0.Add(-time.Hour), t0, 0)
 	finished, open := rig.sim.Visible(t0, t0.Add(-time.Hour), t0)
 	if !res.complete || res.splits < 2 || res.records < len(finished)+len(open) {
 		t.Errorf("scan %+v, want complete with splits, reading %d records", res, len(finished)+len(open))
@@ -248,8 +251,54 @@ func TestWindowSplitting(t *testing.T) {
 	}
 	rig.sim.Add(same...)
 	p.density = -1
-	res = p.scan(context.Background(), ScanFull, t0.Add(-6*time.Minute), t0)
+	res = p.scan(context.Background(), ScanFull, t0.Add(-6*time.Minute), t0, 0)
 	if res.complete {
 		t.Error("a second holding 1200 conversations was reported read completely")
+	}
+}
+
+// TestSweepSpreadsTheLookback: with a 7-day lookback, after the backfill
+// each poll spends at most its share on re-reading the week, and a
+// conversation that turns up finished three days after its start is
+// counted within one sweep.
+func TestSweepSpreadsTheLookback(t *testing.T) {
+	t0 := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
+	rig := newRig(t, t0, 0)
+	rig.cfg.Lookback = 7 * 24 * time.Hour
+	rig.cfg.SweepRequests = SweepRequestsFor(50, time.Minute) // 25
+	rig.sim.Generate(t0.Add(-7*24*time.Hour), t0, simulator.Profile{PerHour: 150})
+	state := openTestState(t, filepath.Join(t.TempDir(), "state.db"))
+	defer state.Close()
+	sink := newRecordingSink()
+	p := rig.poller(t, state, sink)
+	backfill := p.Poll(context.Background())
+	if backfill.Scan != ScanFull || !backfill.Complete || backfill.Requests < 200 {
+		t.Fatalf("backfill %+v", backfill)
+	}
+	late := &simulator.Conversation{ID: "c-late-three-days", SessionID: "late01", Channel: "System Mail", Direction: "Inbound",
+		Status: "CLOSED", Start: t0.Add(-72 * time.Hour), End: t0.Add(-71 * time.Hour)}
+	rig.sim.Add(late)
+	// The sweep re-reads ~backfill.Requests in steps of 25, once the full-
+	// scan interval (15 min) has passed since the backfill.
+	maxPolls := 15 + backfill.Requests/rig.cfg.SweepRequests + 3
+	for i := 1; i <= maxPolls && sink.observed[late.Key()] == 0; i++ {
+		rig.clock.Advance(time.Minute)
+		if i == 3 {
+			late.FinishedFrom = rig.clock.Now() // it turns up now
+		}
+		r := p.Poll(context.Background())
+		// The recent window (~30 min here) costs a request or two; the
+		// sweep its share, plus at most one window's pages past it.
+		if limit := 3 + rig.cfg.SweepRequests + MaxPageIndex + 1; r.Requests > limit {
+			t.Fatalf("poll %d spent %d requests, more than %d", i, r.Requests, limit)
+		}
+	}
+	if sink.observed[late.Key()] != 1 {
+		t.Fatalf("a conversation that finished 3 days after its start was not counted within %d polls", maxPolls)
+	}
+	for k, n := range sink.observed {
+		if n > 1 {
+			t.Errorf("%s observed %d times", k, n)
+		}
 	}
 }

@@ -21,8 +21,9 @@ const (
 
 // Scan kinds: label values of the poll histogram.
 const (
-	ScanRecent = "recent" // the recent window, every poll
-	ScanFull   = "full"   // the whole lookback: first poll and every full-scan interval
+	ScanRecent = "recent" // the recent window (and a step of the sweep), every poll
+	ScanFull   = "full"   // the whole lookback at once: the backfill of a first start
+	ScanSweep  = "sweep"  // a step of the spread-out re-read of the lookback (logs only)
 )
 
 // Metrics are the exporter's own metrics about polling the API.
@@ -71,7 +72,7 @@ func NewMetrics(reg prometheus.Registerer, budgetPerMinute float64, pollInterval
 		}, []string{"reason"}),
 		pollDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Subsystem: "exporter", Name: "poll_duration_seconds",
-			Help:    "smartassist_exporter: duration of polls, by scan (recent: the recent window; full: the whole lookback).",
+			Help:    "smartassist_exporter: duration of polls, by scan (full: the backfill of a first start; recent: the recent window and a step of the lookback sweep).",
 			Buckets: []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},
 		}, []string{"scan"}),
 		windowSplits: prometheus.NewCounter(prometheus.CounterOpts{
