@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -324,6 +325,24 @@ func TestExactlyOnceAcrossRestart(t *testing.T) {
 	if got := sum(mfs, "smartassist_open_conversations"); got != 0 {
 		t.Errorf("open conversations %v after all closed, want 0", got)
 	}
+
+	// A crash: SIGKILL, no shutdown at all. Three more conversations finish
+	// meanwhile; after the restart exactly those are counted.
+	if err := e.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-e.done
+	more := sim.Generate(time.Now().Add(-4*time.Minute), time.Now().Add(-3*time.Minute), simulator.Profile{PerHour: 600})
+	if len(more) == 0 || len(fresh) == 0 {
+		t.Fatalf("scenario: %d and %d new conversations generated", len(fresh), len(more))
+	}
+	sim.Update(func([]*simulator.Conversation) {
+		for _, c := range more {
+			c.OpenFrom, c.FinishedFrom, c.Broken = time.Time{}, time.Now(), ""
+		}
+	})
+	e = startExporter(t, env)
+	counted(e, float64(len(more)))
 	e.stop(t)
 }
 
@@ -370,6 +389,16 @@ func TestDemo(t *testing.T) {
 			t.Errorf("%s missing in the demo", name)
 		}
 	}
+	// The bundled dashboards, ready to import.
+	resp, err := http.Get("http://" + e.addr + "/dashboards/overview.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct{ UID string }
+	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil || resp.StatusCode != 200 || d.UID != "smartassist-overview" {
+		t.Errorf("/dashboards/overview.json: %d %q %v", resp.StatusCode, d.UID, err)
+	}
+	resp.Body.Close()
 	e.stop(t)
 }
 

@@ -234,6 +234,12 @@ scrape_configs:
 		return true
 	})
 	checkRuleHealth(t, prom, len(recorded)+len(alerts))
+	for _, expr := range metricsDocExamples(t) {
+		if _, err := prom.query(expr); err != nil {
+			t.Errorf("METRICS.md example does not run: %v\n  %s", err, expr)
+		}
+		checked++
+	}
 	t.Logf("%d dashboard queries, variables and rules returned data from a real Prometheus", checked)
 
 	if promtool, err := exec.LookPath("promtool"); err == nil {
@@ -248,6 +254,55 @@ scrape_configs:
 		}
 	}
 	e.stop(t)
+}
+
+// metricsDocExamples returns the PromQL of METRICS.md: the example column
+// of its tables and the statements of its promql block.
+func metricsDocExamples(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile("METRICS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	doc := string(b)
+	for _, line := range strings.Split(doc, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 3 || !strings.HasPrefix(line, "| `smartassist_") {
+			continue
+		}
+		last := strings.TrimSpace(cells[len(cells)-2])
+		if m := regexp.MustCompile("^`([^`]+\\(.*)`").FindStringSubmatch(last); m != nil {
+			out = append(out, m[1])
+		}
+	}
+	_, block, _ := strings.Cut(doc, "```promql\n")
+	block, _, _ = strings.Cut(block, "```")
+	for _, stmt := range strings.Split(block, "\n\n") {
+		var lines []string
+		for _, l := range strings.Split(stmt, "\n") {
+			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+				lines = append(lines, l)
+			}
+		}
+		// A statement may hold several one-line queries, or one spread over
+		// lines (continuation lines start with an operator or a bracket).
+		var cur []string
+		for _, l := range lines {
+			if len(cur) > 0 && !strings.ContainsAny(l[:1], "/*-+)(") && !strings.HasPrefix(l, "100") {
+				out = append(out, strings.Join(cur, " "))
+				cur = nil
+			}
+			cur = append(cur, l)
+		}
+		if len(cur) > 0 {
+			out = append(out, strings.Join(cur, " "))
+		}
+	}
+	if len(out) < 30 {
+		t.Fatalf("found only %d PromQL examples in METRICS.md", len(out))
+	}
+	return out
 }
 
 func checkReturnsData(t *testing.T, prom promClient, where, expr string) {
@@ -293,5 +348,22 @@ func checkRuleHealth(t *testing.T, prom promClient, want int) {
 	}
 	if n != want {
 		t.Errorf("Prometheus loaded %d rules, the files hold %d", n, want)
+	}
+}
+
+// TestMetricsDocExamplesExtracted: the extractor joins multi-line
+// statements, so the real-Prometheus test runs whole queries.
+func TestMetricsDocExamplesExtracted(t *testing.T) {
+	found := false
+	for _, e := range metricsDocExamples(t) {
+		if strings.HasPrefix(e, "100 * (") {
+			found = strings.Count(e, "(") == strings.Count(e, ")") && strings.HasSuffix(e, "[1d]))")
+		}
+		if strings.Count(e, "(") != strings.Count(e, ")") {
+			t.Errorf("unbalanced example: %s", e)
+		}
+	}
+	if !found {
+		t.Error("the NPS example spread over lines was not joined")
 	}
 }

@@ -41,3 +41,44 @@ func TestEverythingEmbedded(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryPanelHasUnitAndDescription, and every dashboard the variables
+// users filter by.
+func TestEveryPanelHasUnitAndDescription(t *testing.T) {
+	files, _ := fs.Glob(Files, "*.json")
+	for _, f := range files {
+		b, _ := Files.ReadFile(f)
+		var d struct {
+			Panels []struct {
+				Type, Title, Description string
+				FieldConfig              struct {
+					Defaults struct{ Unit string }
+				}
+				Targets []json.RawMessage
+			}
+			Templating struct {
+				List []struct{ Name string }
+			}
+		}
+		if err := json.Unmarshal(b, &d); err != nil {
+			t.Fatal(err)
+		}
+		vars := map[string]bool{}
+		for _, v := range d.Templating.List {
+			vars[v.Name] = true
+		}
+		for _, v := range []string{"datasource", "job", "instance"} {
+			if !vars[v] {
+				t.Errorf("%s: no $%s variable", f, v)
+			}
+		}
+		for _, p := range d.Panels {
+			if p.Type == "row" {
+				continue
+			}
+			if p.Description == "" || p.FieldConfig.Defaults.Unit == "" || len(p.Targets) == 0 {
+				t.Errorf("%s / %s: description %q, unit %q, %d queries", f, p.Title, p.Description, p.FieldConfig.Defaults.Unit, len(p.Targets))
+			}
+		}
+	}
+}
