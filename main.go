@@ -6,9 +6,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -79,14 +77,15 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return 0
 	}
 
-	var demoAPI *demoServer
+	var demoAPI *simulator.Demo
 	if *demo {
+		var cleanup func()
 		var err error
-		if demoAPI, err = startDemo(ctx); err != nil {
+		if demoAPI, cleanup, err = startDemo(ctx); err != nil {
 			fmt.Fprintf(stderr, "%s: starting the demo: %v\n", exporterName, err)
 			return 1
 		}
-		defer demoAPI.close()
+		defer cleanup()
 	}
 	cfg, err := config.Load()
 	if err == nil {
@@ -102,7 +101,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	log.Info("starting", "version", version.Info(), "config", cfg)
 	if demoAPI != nil {
-		log.Info("demo mode: polling the built-in simulated SmartAssist API", "api", demoAPI.url)
+		log.Info("demo mode: polling the built-in simulated SmartAssist API", "api", demoAPI.URL)
 	}
 	if err := serve(ctx, cfg, log); err != nil {
 		log.Error("exiting", "err", err)
@@ -290,36 +289,25 @@ func checkHealth(ctx context.Context, listen string) error {
 	return lastErr
 }
 
-type demoServer struct {
-	url   string
-	close func()
-}
-
-// startDemo starts the simulated API on loopback and fills in the settings
-// the user did not set so that the exporter polls it.
-func startDemo(ctx context.Context) (*demoServer, error) {
-	clientID := "cs-demo-" + randomHex(4)
-	secret := randomHex(16)
-	opts := simulator.Options{
-		AccountID: "demo-account", StreamID: "st-demo-stream", ClientID: clientID, ClientSecret: secret,
-		RateLimit: 600, FailureRate: 0.02, Seed: uint64(time.Now().UnixNano()),
+// startDemo starts the simulated API and fills in the settings the user
+// did not set so that the exporter polls it, with a throwaway state file.
+func startDemo(ctx context.Context) (api *simulator.Demo, cleanup func(), err error) {
+	lookback := 2 * time.Hour
+	if d, err := time.ParseDuration(os.Getenv(config.Var("LOOKBACK"))); err == nil && d > 0 {
+		lookback = d
 	}
-	sim := simulator.New(opts)
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	api, err = simulator.StartDemo(ctx, lookback+30*time.Minute)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	srv := &http.Server{Handler: sim, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(listener) }()
-	url := "http://" + listener.Addr().String()
-
 	stateDir, err := os.MkdirTemp("", "smartassist-demo-")
 	if err != nil {
-		return nil, err
+		api.Close()
+		return nil, nil, err
 	}
 	defaults := map[string]string{
-		"BASE_URL": url, "ACCOUNT_ID": opts.AccountID, "STREAM_ID": opts.StreamID,
-		"CLIENT_ID": clientID, "CLIENT_SECRET": secret,
+		"BASE_URL": api.URL, "ACCOUNT_ID": api.AccountID, "STREAM_ID": api.StreamID,
+		"CLIENT_ID": api.ClientID, "CLIENT_SECRET": api.ClientSecret,
 		"POLL_INTERVAL": "5s", "FULL_SCAN_INTERVAL": "1m", "API_RATE_LIMIT": "500",
 		"AGENT_METRICS": "true", "STATE_PATH": filepath.Join(stateDir, "state.db"),
 	}
@@ -328,23 +316,8 @@ func startDemo(ctx context.Context) (*demoServer, error) {
 			os.Setenv(config.Var(k), v)
 		}
 	}
-	lookback := 2 * time.Hour
-	if d, err := time.ParseDuration(os.Getenv(config.Var("LOOKBACK"))); err == nil && d > 0 {
-		lookback = d
-	}
-	now := time.Now()
-	sim.Generate(now.Add(-lookback-30*time.Minute), now, simulator.DemoProfile)
-	liveCtx, cancel := context.WithCancel(ctx)
-	go sim.RunLive(liveCtx, now, simulator.DemoProfile)
-	return &demoServer{url: url, close: func() {
-		cancel()
-		_ = srv.Close()
+	return api, func() {
+		api.Close()
 		_ = os.RemoveAll(stateDir)
-	}}, nil
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	}, nil
 }
