@@ -200,7 +200,7 @@ func (p *Poller) Poll(ctx context.Context) PollResult {
 			p.log.Error("saving watermark", "err", err)
 		}
 	}
-	res := PollResult{Scan: kind}
+	res := PollResult{Scan: kind, Complete: true}
 	res.add(main)
 	if kind == ScanRecent && ctx.Err() == nil {
 		if sw, ok := p.sweepStep(ctx, began, lookbackStart, from); ok {
@@ -245,9 +245,6 @@ func (p *Poller) Poll(ctx context.Context) PollResult {
 }
 
 func (r *PollResult) add(s scanResult) {
-	if r.Requests == 0 && r.Records == 0 {
-		r.Complete = true
-	}
 	r.Requests += s.requests
 	r.Records += s.records
 	r.Counted += s.counted
@@ -361,7 +358,7 @@ func (p *Poller) scan(ctx context.Context, kind string, from, to time.Time, maxR
 			}
 			// Other windows may still read: go on, the next poll reads this
 			// one again.
-			p.log.Warn("window not read completely; it will be read again next poll", "window", w.String(), "err", err)
+			p.log.Warn("window not read completely; a later poll reads it again", "window", w.String(), "err", err)
 		} else if res.complete {
 			p.advance(end)
 		}
