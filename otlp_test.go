@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -335,6 +336,59 @@ func TestOTLPReceiverDown(t *testing.T) {
 	})
 	if n := strings.Count(e.logs.String(), "OTLP export failed"); n > 2 {
 		t.Errorf("%d warnings for %v failed exports: not rate-limited", n, failures)
+	}
+	e.stop(t)
+}
+
+// TestOTLPIntoPrometheus3: pushed to Prometheus 3's own OTLP receiver, the
+// counters arrive with the values /metrics shows and the histograms keep
+// their classic buckets, queryable as usual.
+func TestOTLPIntoPrometheus3(t *testing.T) {
+	t.Parallel()
+	dir := prometheus3Dir(t)
+	addr := freeAddr(t)
+	data := t.TempDir()
+	if err := os.WriteFile(filepath.Join(data, "prometheus.yml"), []byte("global: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	startTool(t, "prometheus 3", filepath.Join(dir, "prometheus"), "--web.enable-otlp-receiver",
+		"--config.file="+filepath.Join(data, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(data, "tsdb"),
+		"--web.listen-address="+addr)
+	prom := promClient{base: "http://" + addr}
+	waitFor(t, 30*time.Second, "Prometheus 3 ready", func() bool {
+		_, err := prom.query("vector(1)")
+		return err == nil
+	})
+	e := startExporter(t, map[string]string{
+		"SMARTASSIST_STATE_PATH":    filepath.Join(t.TempDir(), "demo.db"),
+		"SMARTASSIST_POLL_INTERVAL": "1h", "SMARTASSIST_FULL_SCAN_INTERVAL": "1h",
+		"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http://" + addr + "/api/v1/otlp/v1/metrics",
+		"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "http/protobuf",
+		"OTEL_METRIC_EXPORT_INTERVAL":         "500",
+	}, "-demo")
+	mfs, _ := e.scrape(t)
+	want := sum(mfs, "smartassist_conversations_total")
+	var got float64
+	waitFor(t, 30*time.Second, "the pushed conversations in Prometheus 3", func() bool {
+		r, err := prom.query(`sum(smartassist_conversations_total)`)
+		if err != nil || len(r.Data.Result) == 0 {
+			return false
+		}
+		var v struct {
+			Value [2]any `json:"value"`
+		}
+		_ = json.Unmarshal(r.Data.Result[0], &v)
+		fmt.Sscan(fmt.Sprint(v.Value[1]), &got)
+		return got == want
+	})
+	for _, q := range []string{
+		`smartassist_handle_seconds_bucket{le=~"20(.0)?"}`,
+		`target_info{smartassist_account_id="demo-account", smartassist_stream_id="st-demo-stream"}`,
+		`smartassist_exporter_records_total{result="counted"}`,
+	} {
+		if r, err := prom.query(q); err != nil || len(r.Data.Result) == 0 {
+			t.Errorf("%s: no series in Prometheus 3 (%v)", q, err)
+		}
 	}
 	e.stop(t)
 }
