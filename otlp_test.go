@@ -27,17 +27,25 @@ import (
 )
 
 // otelcolBinary finds the OpenTelemetry Collector that .ci/run builds with
-// the collector builder from otlp/testdata/otelcol-builder.yaml.
+// the collector builder from otlp/testdata/otelcol-builder.yaml, into a
+// folder named by that configuration's hash.
 func otelcolBinary(t *testing.T) string {
+	return builtTool(t, "SMARTASSIST_OTELCOL", filepath.Join("smartassist-otelcol", "*", "otelcol-smartassist-test"),
+		"OpenTelemetry Collector not built: run .ci/run, or see otlp/testdata/otelcol-builder.yaml")
+}
+
+// builtTool finds a tool .ci/run builds from source: at $env if that is
+// set (env may be ""), else under ~/.cache matching glob; the test skips
+// with skip when it is absent.
+func builtTool(t *testing.T, env, glob, skip string) string {
 	t.Helper()
-	if p := os.Getenv("SMARTASSIST_OTELCOL"); p != "" {
+	if p := os.Getenv(env); env != "" && p != "" {
 		return p
 	}
 	home, _ := os.UserHomeDir()
-	// .ci/run builds it into a folder named by its configuration's hash.
-	matches, _ := filepath.Glob(filepath.Join(home, ".cache", "smartassist-otelcol", "*", "otelcol-smartassist-test"))
+	matches, _ := filepath.Glob(filepath.Join(home, ".cache", glob))
 	if len(matches) == 0 {
-		t.Skip("OpenTelemetry Collector not built: run .ci/run, or see otlp/testdata/otelcol-builder.yaml")
+		t.Skip(skip)
 	}
 	return matches[0]
 }

@@ -156,18 +156,13 @@ func TestPrometheus3Queries(t *testing.T) {
 	proveQueries(t, filepath.Join(dir, "prometheus"), filepath.Join(dir, "promtool"))
 }
 
-// prometheus3Dir finds the Prometheus 3 that .ci/run builds.
+// prometheus3Dir finds the folder of the Prometheus 3 that .ci/run builds.
 func prometheus3Dir(t *testing.T) string {
-	t.Helper()
 	if dir := os.Getenv("SMARTASSIST_PROMETHEUS3_DIR"); dir != "" {
 		return dir
 	}
-	home, _ := os.UserHomeDir()
-	matches, _ := filepath.Glob(filepath.Join(home, ".cache", "smartassist-prom3", "*", "promtool"))
-	if len(matches) == 0 {
-		t.Skip("Prometheus 3 not built: run .ci/run (it builds github.com/prometheus/prometheus v0.315.0 into ~/.cache/smartassist-prom3)")
-	}
-	return filepath.Dir(matches[0])
+	return filepath.Dir(builtTool(t, "", filepath.Join("smartassist-prom3", "*", "promtool"),
+		"Prometheus 3 not built: run .ci/run (it builds github.com/prometheus/prometheus v0.315.0 into ~/.cache/smartassist-prom3)"))
 }
 
 func proveQueries(t *testing.T, prometheus, promtoolPath string) {
