@@ -21,6 +21,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/smartassist-exporter/smartassist_exporter/simulator"
 )
@@ -287,7 +288,9 @@ func TestExactlyOnceAcrossRestart(t *testing.T) {
 	if codes == 0 {
 		t.Error("no 429/5xx answered: the retry path was not exercised")
 	}
-	for _, secret := range []string{testSecret, "jane.doe@example.com", "+15550123456", "Jane"} {
+	// No secret, token or customer detail in /metrics or the (debug) log;
+	// "eyJ" starts every JWT.
+	for _, secret := range []string{testSecret, "eyJ", "jane.doe@example.com", "+15550123456", "Jane"} {
 		if strings.Contains(body, secret) || strings.Contains(e.logs.String(), secret) {
 			t.Errorf("%q appears in /metrics or the log", secret)
 		}
@@ -389,6 +392,18 @@ func TestDemo(t *testing.T) {
 			t.Errorf("%s missing in the demo", name)
 		}
 	}
+	// The landing page links what an operator looks for.
+	if resp, err := http.Get("http://" + e.addr + "/"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("landing page: %v", err)
+	} else {
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, link := range []string{`href="/metrics"`, `href="/healthz"`, `href="/readyz"`, `href="/dashboards/"`} {
+			if !strings.Contains(string(page), link) {
+				t.Errorf("landing page lacks %s", link)
+			}
+		}
+	}
 	// The bundled dashboards, ready to import.
 	resp, err := http.Get("http://" + e.addr + "/dashboards/overview.json")
 	if err != nil {
@@ -400,6 +415,56 @@ func TestDemo(t *testing.T) {
 	}
 	resp.Body.Close()
 	e.stop(t)
+}
+
+// TestWebConfigBasicAuth: SMARTASSIST_WEB_CONFIG_FILE (exporter-toolkit's
+// format) protects /metrics; the container health check still passes.
+func TestWebConfigBasicAuth(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("scrape-pass"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	webConfig := filepath.Join(t.TempDir(), "web.yml")
+	if err := os.WriteFile(webConfig, []byte("basic_auth_users:\n  prometheus: "+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	cmd := exec.Command(binary, "-demo")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "SMARTASSIST_LISTEN_ADDRESS=" + addr,
+		"SMARTASSIST_WEB_CONFIG_FILE=" + webConfig, "SMARTASSIST_STATE_PATH=" + filepath.Join(t.TempDir(), "s.db")}
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	get := func(user, pass string) int {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/metrics", nil)
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	waitFor(t, 20*time.Second, "the exporter to listen", func() bool { return get("", "") != 0 })
+	if code := get("", ""); code != http.StatusUnauthorized {
+		t.Errorf("/metrics without credentials: %d, want 401", code)
+	}
+	if code := get("prometheus", "wrong"); code != http.StatusUnauthorized {
+		t.Errorf("/metrics with a wrong password: %d, want 401", code)
+	}
+	if code := get("prometheus", "scrape-pass"); code != http.StatusOK {
+		t.Errorf("/metrics with the password: %d, want 200\n%s", code, logs.String())
+	}
+	health := exec.Command(binary, "-healthcheck")
+	health.Env = []string{"SMARTASSIST_LISTEN_ADDRESS=" + addr}
+	if err := health.Run(); err != nil {
+		t.Errorf("-healthcheck behind basic auth: %v", err)
+	}
 }
 
 // TestPromtoolCheckMetrics lints a live scrape of the demo with promtool,
