@@ -30,7 +30,7 @@ import (
 // the collector builder from otlp/testdata/otelcol-builder.yaml, into a
 // folder named by that configuration's hash.
 func otelcolBinary(t *testing.T) string {
-	return builtTool(t, "SMARTASSIST_OTELCOL", filepath.Join("smartassist-otelcol", "*", "otelcol-smartassist-test"),
+	return builtTool(t, "TEST_OTELCOL", filepath.Join("smartassist-otelcol", "*", "otelcol-smartassist-test"),
 		"OpenTelemetry Collector not built: run .ci/run, or see otlp/testdata/otelcol-builder.yaml")
 }
 

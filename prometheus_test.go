@@ -158,7 +158,7 @@ func TestPrometheus3Queries(t *testing.T) {
 
 // prometheus3Dir finds the folder of the Prometheus 3 that .ci/run builds.
 func prometheus3Dir(t *testing.T) string {
-	if dir := os.Getenv("SMARTASSIST_PROMETHEUS3_DIR"); dir != "" {
+	if dir := os.Getenv("TEST_PROMETHEUS3_DIR"); dir != "" {
 		return dir
 	}
 	return filepath.Dir(builtTool(t, "", filepath.Join("smartassist-prom3", "*", "promtool"),
