@@ -70,12 +70,14 @@ func (s *Server) Generate(from, to time.Time, p Profile) []*Conversation {
 	return out
 }
 
-// RunLive keeps generating arrivals as the clock moves, until ctx ends.
+// RunLive keeps generating arrivals as the clock moves, until ctx ends,
+// and forgets conversations no query can reach any more, so that a demo
+// left running for days stays small.
 func (s *Server) RunLive(ctx context.Context, since time.Time, p Profile) {
 	last := since
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	for {
+	for n := 0; ; n++ {
 		select {
 		case <-ctx.Done():
 			return
@@ -83,8 +85,31 @@ func (s *Server) RunLive(ctx context.Context, since time.Time, p Profile) {
 			now := s.now()
 			s.Generate(last, now, p)
 			last = now
+			if n%60 == 0 {
+				s.Forget(now.Add(-retention))
+			}
 		}
 	}
+}
+
+// retention is how long the simulator keeps a conversation: past the
+// 7 days a query may span, plus a day.
+const retention = 8 * 24 * time.Hour
+
+// Forget drops conversations that started before the given time.
+func (s *Server) Forget(before time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kept := s.order[:0]
+	for _, c := range s.order {
+		if c.Start.Before(before) {
+			delete(s.convs, c.Key())
+			continue
+		}
+		kept = append(kept, c)
+	}
+	clear(s.order[len(kept):])
+	s.order = kept
 }
 
 func (g *generator) pick(list []string) string { return list[g.rng.IntN(len(list))] }

@@ -96,3 +96,21 @@ func TestPagingCoversWindowOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestForget(t *testing.T) {
+	s := New(Options{AccountID: "acc", StreamID: "st", ClientID: "cs", ClientSecret: "secret", Now: func() time.Time { return t0 }})
+	s.Generate(t0.Add(-10*24*time.Hour), t0, Profile{PerHour: 10})
+	s.Forget(t0.Add(-retention))
+	finished, open := s.Visible(t0.Add(time.Hour), time.Time{}, t0)
+	if len(s.order) != len(s.convs) || len(s.order) == 0 {
+		t.Fatalf("order %d, index %d", len(s.order), len(s.convs))
+	}
+	for _, c := range append(finished, open...) {
+		if c.Start.Before(t0.Add(-retention)) {
+			t.Fatalf("kept %s from %s", c.Key(), c.Start)
+		}
+	}
+	if len(finished) < 1500 {
+		t.Errorf("kept only %d conversations of the last 8 days", len(finished))
+	}
+}
