@@ -38,6 +38,9 @@ import (
 
 const exporterName = "smartassist_exporter"
 
+// The metric contract is what the collector hands conversations to.
+var _ collector.Sink = (*metrics.Metrics)(nil)
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

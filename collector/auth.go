@@ -10,6 +10,11 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
+var (
+	_ TokenSource = (*MintedTokens)(nil)
+	_ TokenSource = StaticToken("")
+)
+
 // TokenSource gives the JWT sent in the auth header.
 type TokenSource interface {
 	// Token returns a token valid for at least a few more seconds.

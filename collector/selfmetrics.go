@@ -26,6 +26,8 @@ const (
 	ScanSweep  = "sweep"  // a step of the spread-out re-read of the lookback (logs only)
 )
 
+var _ RequestObserver = (*Metrics)(nil)
+
 // Metrics are the exporter's own metrics about polling the API.
 type Metrics struct {
 	up             prometheus.Gauge
