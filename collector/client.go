@@ -276,7 +276,7 @@ func (c *Client) attempt(ctx context.Context, w Window, page, attempt int, targe
 func statusError(code int, body []byte) *StatusError {
 	s := strings.Join(strings.Fields(string(body)), " ")
 	if len(s) > maxErrBodySize {
-		s = s[:maxErrBodySize] + "…"
+		s = strings.ToValidUTF8(s[:maxErrBodySize], "") + "…" // the cut may split a character
 	}
 	return &StatusError{Code: code, Body: s}
 }

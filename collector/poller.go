@@ -282,7 +282,13 @@ func (p *Poller) sweepStep(ctx context.Context, now, lookbackStart, recentFrom t
 			p.lastFull = s.began
 		}
 		// An incomplete sweep leaves lastFull: the next poll starts another.
-		p.log.Info("lookback sweep done", "complete", s.complete, "requests", s.requests,
+		// One with nothing to read (the recent window spans the lookback)
+		// is not news.
+		lvl := slog.LevelInfo
+		if s.requests == 0 {
+			lvl = slog.LevelDebug
+		}
+		p.log.Log(ctx, lvl, "lookback sweep done", "complete", s.complete, "requests", s.requests,
 			"duration", now.Sub(s.began).Round(time.Second))
 		p.sweep = nil
 	}

@@ -119,15 +119,12 @@ func (t *Telemetry) Shutdown(ctx context.Context) error {
 // Setup starts what the environment asks for. reg is both the source of
 // the pushed metrics and where the failure counter is registered.
 func Setup(ctx context.Context, reg *promclient.Registry, id Identity, log *slog.Logger) (*Telemetry, error) {
-	return setup(ctx, reg, id, log, os.Getenv)
-}
-
-func setup(ctx context.Context, reg *promclient.Registry, id Identity, log *slog.Logger, getenv func(string) string) (*Telemetry, error) {
-	metricsSig, err := settings(getenv, "metrics")
+	// The SDK's exporters read the rest of the OTEL_* variables themselves.
+	metricsSig, err := settings(os.Getenv, "metrics")
 	if err != nil {
 		return nil, err
 	}
-	tracesSig, err := settings(getenv, "traces")
+	tracesSig, err := settings(os.Getenv, "traces")
 	if err != nil {
 		return nil, err
 	}
@@ -155,8 +152,12 @@ func setup(ctx context.Context, reg *promclient.Registry, id Identity, log *slog
 		resource.WithHost(),
 		resource.WithFromEnv(),
 	)
-	if err != nil {
-		return nil, fmt.Errorf("OTEL_RESOURCE_ATTRIBUTES: %w", err)
+	switch {
+	case errors.Is(err, resource.ErrPartialResource):
+		// A detector (the host's, say) failed: the rest is still usable.
+		log.Warn("OpenTelemetry resource is incomplete", "err", err)
+	case err != nil:
+		return nil, fmt.Errorf("OTEL_RESOURCE_ATTRIBUTES or OTEL_SERVICE_NAME: %w", err)
 	}
 	warn := newRateLimitedWarner(log, time.Minute)
 
