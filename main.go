@@ -7,7 +7,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/promslog"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 
@@ -34,12 +35,20 @@ import (
 	"github.com/smartassist-exporter/smartassist_exporter/metrics"
 	"github.com/smartassist-exporter/smartassist_exporter/otlp"
 	"github.com/smartassist-exporter/smartassist_exporter/simulator"
+	"github.com/smartassist-exporter/smartassist_exporter/upstream"
 )
 
 const exporterName = "smartassist_exporter"
 
 // The metric contract is what the collector hands conversations to.
 var _ collector.Sink = (*metrics.Metrics)(nil)
+
+// Exit statuses: 2 for a bad setting or argument (nothing was started), 1
+// for a failure while running.
+const (
+	exitRuntime = 1
+	exitConfig  = 2
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -58,14 +67,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return exitConfig
 	}
 	for _, a := range fs.Args() {
 		// An empty argument is what docker compose passes for an unset
 		// command; anything else is a mistake.
 		if a != "" {
 			fmt.Fprintf(stderr, "%s: unexpected argument %q: settings are SMARTASSIST_* environment variables\n", exporterName, a)
-			return 2
+			return exitConfig
 		}
 	}
 	if *showVersion {
@@ -75,56 +84,74 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	if *healthcheck {
 		if err := checkHealth(ctx, os.Getenv(config.Var("LISTEN_ADDRESS"))); err != nil {
 			fmt.Fprintf(stderr, "%s: unhealthy: %v\n", exporterName, err)
-			return 1
+			return exitRuntime
 		}
 		return 0
 	}
 
+	cfg, err := config.Parse()
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", exporterName, err)
+		return exitConfig
+	}
 	var demoAPI *simulator.Demo
 	if *demo {
 		var cleanup func()
-		var err error
-		if demoAPI, cleanup, err = startDemo(ctx); err != nil {
+		if demoAPI, cleanup, err = startDemo(ctx, cfg); err != nil {
 			fmt.Fprintf(stderr, "%s: starting the demo: %v\n", exporterName, err)
-			return 1
+			return exitRuntime
 		}
 		defer cleanup()
 	}
-	cfg, err := config.Load()
+	err = cfg.Validate()
 	if err == nil {
 		err = otlp.CheckEnvironment()
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", exporterName, err)
-		return 2
+		return exitConfig
 	}
 	log := newLogger(cfg, stderr)
 	for _, v := range config.UnknownVariables(os.Environ()) {
 		log.Warn("ignoring unknown setting; check its spelling", "variable", v)
 	}
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
+	}
 	log.Info("starting", "version", version.Info(), "config", cfg)
 	if demoAPI != nil {
 		log.Info("demo mode: polling the built-in simulated SmartAssist API", "api", demoAPI.URL)
 	}
-	if err := serve(ctx, cfg, log); err != nil {
+	// Listen first: a taken port stops the exporter before it touches the
+	// state.
+	listener, err := net.Listen("tcp", cfg.ListenAddress)
+	if err != nil {
+		log.Error("exiting", "err", fmt.Errorf("%s: %w", config.Var("LISTEN_ADDRESS"), err))
+		return exitRuntime
+	}
+	if err := serve(ctx, cfg, listener, log); err != nil {
 		log.Error("exiting", "err", err)
-		return 1
+		return exitRuntime
 	}
 	log.Info("stopped")
 	return 0
 }
 
+// newLogger logs as every Prometheus exporter does (promslog: the same
+// line shape, levels and formats), to w.
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
-	level, _ := cfg.SlogLevel()
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	level, format := promslog.NewLevel(), promslog.NewFormat()
+	// Validate already accepted both; promslog knows the same words.
+	_ = level.Set(cfg.LogLevel)
+	_ = format.Set(cfg.LogFormat)
+	return promslog.New(&promslog.Config{Level: level, Format: format, Writer: w})
 }
 
-// serve runs the poll loop and the HTTP server until ctx ends.
-func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+// serve runs the poll loop and the HTTP server until ctx ends or the server
+// fails: a server that cannot serve stops the process at once, so that no
+// conversation is counted where nobody can see it.
+func serve(ctx context.Context, cfg *config.Config, listener net.Listener, log *slog.Logger) error {
+	defer listener.Close()
 	state, err := collector.OpenState(cfg.StatePath)
 	if err != nil {
 		return err
@@ -142,30 +169,19 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		MaxDispositions: cfg.MaxDispositions, MaxCampaigns: cfg.MaxCampaigns, MaxStatuses: cfg.MaxStatuses,
 		MaxAgents: cfg.MaxAgents,
 	})
-	var poller *collector.Poller
-	selfMetrics := collector.NewMetrics(reg, cfg.APIRateLimit, cfg.PollInterval, func() time.Duration { return poller.Lag() })
-
-	var tokens collector.TokenSource
-	switch {
-	case cfg.Token != "":
-		tokens = collector.StaticToken(cfg.Token.Reveal())
-	case cfg.ClientSecretFile != "":
-		path := cfg.ClientSecretFile
-		tokens = collector.NewMintedTokens(cfg.ClientID, func() (string, error) { return config.ReadSecretFile(path) })
-	default:
-		secret := cfg.ClientSecret.Reveal()
-		tokens = collector.NewMintedTokens(cfg.ClientID, func() (string, error) { return secret, nil })
+	up, err := newUpstream(cfg, reg, log)
+	if err != nil {
+		return err
 	}
-	httpClient := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-	client := collector.NewClient(collector.ClientConfig{
-		BaseURL: cfg.BaseURL, AccountID: cfg.AccountID, StreamID: cfg.StreamID, Endpoint: cfg.Endpoint,
-		TimezoneOffset: cfg.TimezoneOffset, RateLimit: cfg.APIRateLimit, RequestTimeout: cfg.RequestTimeout,
-		UserAgent: exporterName + "/" + version.Version,
-	}, httpClient, tokens, selfMetrics, log.With("component", "client"))
-	poller = collector.NewPoller(client, state, sink, selfMetrics, collector.PollerConfig{
-		Interval: cfg.PollInterval, Lookback: cfg.Lookback, RecentWindow: cfg.RecentWindow,
-		FullScanInterval: cfg.FullScanInterval, SweepRequests: collector.SweepRequestsFor(cfg.APIRateLimit, cfg.PollInterval),
-	}, log.With("component", "collector"))
+	poller := collector.New(collector.Options{
+		Upstream: up,
+		Client: collector.ClientConfig{AccountID: cfg.AccountID, StreamID: cfg.StreamID, Endpoint: cfg.Endpoint,
+			TimezoneOffset: cfg.TimezoneOffset},
+		State: state, Sink: sink, Registerer: reg,
+		Poll: collector.PollerConfig{Interval: cfg.PollInterval, Lookback: cfg.Lookback, RecentWindow: cfg.RecentWindow,
+			FullScanInterval: cfg.FullScanInterval},
+		Log: log.With("component", "collector"),
+	})
 
 	telemetry, err := otlp.Setup(ctx, reg, otlp.Identity{AccountID: cfg.AccountID, StreamID: cfg.StreamID}, log.With("component", "otlp"))
 	if err != nil {
@@ -181,21 +197,20 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		}
 	}()
 
-	server, err := newServer(reg, poller, log)
+	handler, err := newHandler(reg, poller.Ready, log)
 	if err != nil {
 		return err
 	}
-	listener, err := net.Listen("tcp", cfg.ListenAddress)
-	if err != nil {
-		return fmt.Errorf("%s: %w", config.Var("LISTEN_ADDRESS"), err)
-	}
+	server := newServer(handler)
 	log.Info("listening", "address", listener.Addr().String(), "tls_and_auth_config", cfg.WebConfigFile)
 
+	pollCtx, stopPolling := context.WithCancel(ctx)
+	defer stopPolling()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		poller.Run(ctx)
+		poller.Run(pollCtx)
 	}()
 	serveErr := make(chan error, 1)
 	go func() {
@@ -209,10 +224,10 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	case <-ctx.Done():
 		log.Info("shutting down")
 	case err = <-serveErr:
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
-		}
+		// web.Serve returns only when the server failed: stop polling now.
+		err = fmt.Errorf("the HTTP server stopped, so the exporter stops too (nothing it counts could be scraped): %w", err)
 	}
+	stopPolling()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	_ = server.Shutdown(shutdownCtx)
@@ -220,12 +235,57 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	return err
 }
 
-func newServer(reg *prometheus.Registry, poller *collector.Poller, log *slog.Logger) (*http.Server, error) {
+// newUpstream builds what every reader of the platform shares: one HTTP
+// client, the JWT, the account's API budget and the request metrics.
+func newUpstream(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (*upstream.Client, error) {
+	var tokens upstream.TokenSource
+	switch {
+	case cfg.Token != "":
+		tokens = upstream.StaticToken(cfg.Token.Reveal())
+	case cfg.ClientSecretFile != "":
+		path := cfg.ClientSecretFile
+		tokens = upstream.NewMintedTokens(cfg.ClientID, func() (string, error) { return config.ReadSecretFile(path) })
+	default:
+		secret := cfg.ClientSecret.Reveal()
+		tokens = upstream.NewMintedTokens(cfg.ClientID, func() (string, error) { return secret, nil })
+	}
+	budget := upstream.NewBudget(cfg.APIRateLimit)
+	requests := upstream.NewRequestMetrics(reg, cfg.APIRateLimit, cfg.Endpoint)
+	httpClient := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	return upstream.New(upstream.Config{
+		BaseURL: cfg.BaseURL, AccountID: cfg.AccountID, RequestTimeout: cfg.RequestTimeout,
+		UserAgent: exporterName + "/" + version.Version,
+	}, httpClient, tokens, budget, requests, log.With("component", "upstream"))
+}
+
+// HTTP server limits, as trusted exporters set them: a client that never
+// sends its headers, never reads its answer or keeps a connection idle is
+// dropped, and at most maxScrapesInFlight /metrics requests are served at
+// once (more are answered 503 at once instead of piling up goroutines and
+// memory).
+const (
+	readHeaderTimeout  = 10 * time.Second
+	readTimeout        = 30 * time.Second
+	writeTimeout       = 2 * time.Minute
+	idleTimeout        = 2 * time.Minute
+	maxHeaderBytes     = 64 << 10
+	maxScrapesInFlight = 40 // node_exporter's --web.max-requests default
+)
+
+func newServer(handler http.Handler) *http.Server {
+	return &http.Server{Handler: handler, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
+		WriteTimeout: writeTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes}
+}
+
+// newHandler serves /metrics (from the registry only: a scrape never calls
+// the platform), the dashboards, /healthz, /readyz and the landing page.
+func newHandler(reg *prometheus.Registry, ready func() bool, log *slog.Logger) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelError),
-		Registry:          reg,
-		EnableOpenMetrics: true,
+		ErrorLog:            slog.NewLogLogger(log.Handler(), slog.LevelError),
+		Registry:            reg,
+		EnableOpenMetrics:   true,
+		MaxRequestsInFlight: maxScrapesInFlight,
 	})))
 	// The bundled Grafana dashboards, ready to import.
 	mux.Handle("/dashboards/", http.StripPrefix("/dashboards/", http.FileServerFS(dashboards.Files)))
@@ -233,7 +293,7 @@ func newServer(reg *prometheus.Registry, poller *collector.Poller, log *slog.Log
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !poller.Ready() {
+		if !ready() {
 			http.Error(w, "first poll not finished", http.StatusServiceUnavailable)
 			return
 		}
@@ -254,7 +314,7 @@ func newServer(reg *prometheus.Registry, poller *collector.Poller, log *slog.Log
 		return nil, err
 	}
 	mux.Handle("/", landing)
-	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, nil
+	return mux, nil
 }
 
 // checkHealth asks a running exporter's /healthz on the loopback side of
@@ -292,14 +352,13 @@ func checkHealth(ctx context.Context, listen string) error {
 	return lastErr
 }
 
-// startDemo starts the simulated API and fills in the settings the user
-// did not set so that the exporter polls it, with a throwaway state file.
-func startDemo(ctx context.Context) (api *simulator.Demo, cleanup func(), err error) {
-	lookback := 2 * time.Hour
-	if d, err := time.ParseDuration(os.Getenv(config.Var("LOOKBACK"))); err == nil && d > 0 {
-		lookback = d
-	}
-	api, err = simulator.StartDemo(ctx, lookback+30*time.Minute)
+// startDemo starts the simulated API and fills in the settings the user did
+// not set so that the exporter polls it, with a throwaway state file. It
+// changes the typed configuration only, never the process environment.
+func startDemo(ctx context.Context, cfg *config.Config) (api *simulator.Demo, cleanup func(), err error) {
+	// History to serve: the lookback plus a margin, so the backfill finds
+	// conversations at its very start.
+	api, err = simulator.StartDemo(ctx, cfg.Lookback+30*time.Minute)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -308,19 +367,63 @@ func startDemo(ctx context.Context) (api *simulator.Demo, cleanup func(), err er
 		api.Close()
 		return nil, nil, err
 	}
-	defaults := map[string]string{
-		"BASE_URL": api.URL, "ACCOUNT_ID": api.AccountID, "STREAM_ID": api.StreamID,
-		"CLIENT_ID": api.ClientID, "CLIENT_SECRET": api.ClientSecret,
-		"POLL_INTERVAL": "5s", "FULL_SCAN_INTERVAL": "1m", "API_RATE_LIMIT": "500",
-		"AGENT_METRICS": "true", "STATE_PATH": filepath.Join(stateDir, "state.db"),
+	unset := func(name string) bool { return !cfg.IsSet(name) }
+	if unset("BASE_URL") {
+		cfg.BaseURL = api.URL
 	}
-	for k, v := range defaults {
-		if _, set := os.LookupEnv(config.Var(k)); !set {
-			os.Setenv(config.Var(k), v)
-		}
+	if unset("ACCOUNT_ID") {
+		cfg.AccountID = api.AccountID
+	}
+	if unset("STREAM_ID") {
+		cfg.StreamID = api.StreamID
+	}
+	if unset("CLIENT_ID") && unset("CLIENT_SECRET") && unset("CLIENT_SECRET_FILE") && unset("TOKEN") {
+		cfg.ClientID, cfg.ClientSecret = api.ClientID, config.Secret(api.ClientSecret)
+	}
+	if unset("POLL_INTERVAL") {
+		cfg.PollInterval = 5 * time.Second
+	}
+	if unset("FULL_SCAN_INTERVAL") {
+		cfg.FullScanInterval = time.Minute
+	}
+	if unset("API_RATE_LIMIT") {
+		cfg.APIRateLimit = 500
+	}
+	if unset("AGENT_METRICS") {
+		cfg.AgentMetrics = true
+	}
+	if unset("STATE_PATH") {
+		cfg.StatePath = filepath.Join(stateDir, "state.db")
 	}
 	return api, func() {
 		api.Close()
 		_ = os.RemoveAll(stateDir)
 	}, nil
+}
+
+func init() { fillVersion() }
+
+// fillVersion takes the version from the Go toolchain's build information
+// when no -ldflags set it (go build, go run, go install): the module version
+// and the VCS revision and time.
+func fillVersion() {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return
+	}
+	if version.Version == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		version.Version = bi.Main.Version
+	}
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			if version.Revision == "" {
+				version.Revision = s.Value
+			}
+		case "vcs.time":
+			if version.BuildDate == "" {
+				version.BuildDate = s.Value
+			}
+		}
+	}
 }

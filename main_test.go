@@ -3,217 +3,22 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/smartassist-exporter/smartassist_exporter/simulator"
 )
-
-// binary is the exporter, built once by TestMain: the integration tests run
-// the real program with a real environment, over real HTTP.
-var binary string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "smartassist-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "smartassist_exporter")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building the exporter: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// syncBuffer collects a process's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-type exporter struct {
-	cmd  *exec.Cmd
-	addr string
-	logs *syncBuffer
-	done chan error
-}
-
-// startTool starts an external program (Prometheus, the collector) for
-// the length of the test, stops it by PID afterwards, and shows its output
-// if the test failed.
-func startTool(t *testing.T, label, path string, args ...string) {
-	t.Helper()
-	logs := &syncBuffer{}
-	cmd := exec.Command(path, args...)
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("%s log:\n%s", label, logs.String())
-		}
-	})
-}
-
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// startExporter runs the binary with exactly env (plus PATH) and waits
-// until /readyz answers 200.
-func startExporter(t *testing.T, env map[string]string, args ...string) *exporter {
-	t.Helper()
-	addr := freeAddr(t)
-	cmd := exec.Command(binary, args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "SMARTASSIST_LISTEN_ADDRESS=" + addr}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	e := &exporter{cmd: cmd, addr: addr, logs: &syncBuffer{}, done: make(chan error, 1)}
-	cmd.Stdout, cmd.Stderr = e.logs, e.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { e.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-e.done
-		}
-		if t.Failed() {
-			t.Logf("exporter log:\n%s", e.logs.String())
-		}
-	})
-	waitFor(t, 30*time.Second, "exporter ready", func() bool {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	return e
-}
-
-// stop sends SIGTERM and checks the process is gone within a few seconds.
-func (e *exporter) stop(t *testing.T) {
-	t.Helper()
-	began := time.Now()
-	if err := e.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-e.done:
-		if err != nil {
-			t.Errorf("exit after SIGTERM: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("still running 5s after SIGTERM")
-	}
-	t.Logf("stopped %v after SIGTERM", time.Since(began).Round(time.Millisecond))
-}
-
-func (e *exporter) scrape(t *testing.T) (map[string]*dto.MetricFamily, string) {
-	t.Helper()
-	resp, err := http.Get("http://" + e.addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := parser.TextToMetricFamilies(bytes.NewReader(body))
-	if err != nil {
-		t.Fatalf("parsing /metrics: %v", err)
-	}
-	return mfs, string(body)
-}
-
-// sum adds the values of every series of a counter or gauge family.
-func sum(mfs map[string]*dto.MetricFamily, name string) float64 {
-	total := 0.0
-	if mf := mfs[name]; mf != nil {
-		for _, m := range mf.GetMetric() {
-			total += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-		}
-	}
-	return total
-}
-
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", limit, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-const (
-	testClientID = "cs-integration"
-	testSecret   = "integration-secret-value"
-)
-
-func newSimulator(t *testing.T) (*simulator.Server, string) {
-	sim := simulator.New(simulator.Options{AccountID: "acc-1", StreamID: "st-1", ClientID: testClientID,
-		ClientSecret: testSecret, RateLimit: 3000, FailureRate: 0.05, Seed: 7})
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	return sim, srv.URL
-}
-
-func exporterEnv(apiURL, statePath string) map[string]string {
-	return map[string]string{
-		"SMARTASSIST_BASE_URL": apiURL, "SMARTASSIST_ACCOUNT_ID": "acc-1", "SMARTASSIST_STREAM_ID": "st-1",
-		"SMARTASSIST_CLIENT_ID": testClientID, "SMARTASSIST_CLIENT_SECRET": testSecret,
-		"SMARTASSIST_POLL_INTERVAL": "1s", "SMARTASSIST_FULL_SCAN_INTERVAL": "2s", "SMARTASSIST_LOOKBACK": "2h",
-		"SMARTASSIST_API_RATE_LIMIT": "2400", "SMARTASSIST_TIMEZONE_OFFSET": "-330", "SMARTASSIST_AGENT_METRICS": "true",
-		"SMARTASSIST_STATE_PATH": statePath, "SMARTASSIST_LOG_LEVEL": "debug",
-	}
-}
 
 // TestExactlyOnceAcrossRestart runs the real binary against the simulator:
 // more than 1100 records in the lookback, 429s and 5xx, conversations that
@@ -350,30 +155,94 @@ func TestExactlyOnceAcrossRestart(t *testing.T) {
 }
 
 // TestBadConfigExits: a bad setting stops the program at start with one
-// line naming the variable.
+// line naming the variable and exit status 2, before it creates anything
+// (the state file, a listener).
 func TestBadConfigExits(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	webConfigs := map[string]string{
+		"missing cert":   write("missing-cert.yml", "tls_server_config:\n  cert_file: "+filepath.Join(dir, "no.crt")+"\n  key_file: "+filepath.Join(dir, "no.key")+"\n"),
+		"misspelled key": write("misspelled.yml", "basic_auth_user:\n  prometheus: x\n"),
+		"not bcrypt":     write("plain.yml", "basic_auth_users:\n  prometheus: hunter2\n"),
+		"a directory":    dir,
+	}
+	valid := map[string]string{"SMARTASSIST_BASE_URL": "https://x.example", "SMARTASSIST_ACCOUNT_ID": "a",
+		"SMARTASSIST_STREAM_ID": "s", "SMARTASSIST_TOKEN": "t"}
+	with := func(changes map[string]string) map[string]string {
+		env := map[string]string{}
+		for k, v := range valid {
+			env[k] = v
+		}
+		for k, v := range changes {
+			env[k] = v
+		}
+		return env
+	}
 	for _, tc := range []struct {
+		name string
 		env  map[string]string
-		want string
+		want string // the line's start; it must be the only line
 	}{
-		{map[string]string{"SMARTASSIST_BASE_URL": "https://x.example"}, "smartassist_exporter: SMARTASSIST_ACCOUNT_ID is required\n"},
-		{map[string]string{"SMARTASSIST_BASE_URL": "https://x.example", "SMARTASSIST_ACCOUNT_ID": "a", "SMARTASSIST_STREAM_ID": "s",
-			"SMARTASSIST_TOKEN": "t", "SMARTASSIST_POLL_INTERVAL": "fast"},
-			"smartassist_exporter: SMARTASSIST_POLL_INTERVAL: cannot use \"fast\": want a Go duration such as 30s, 1m or 2h\n"},
+		{"missing account", map[string]string{"SMARTASSIST_BASE_URL": "https://x.example"}, "smartassist_exporter: SMARTASSIST_ACCOUNT_ID is required"},
+		{"bad duration", with(map[string]string{"SMARTASSIST_POLL_INTERVAL": "fast"}), `smartassist_exporter: SMARTASSIST_POLL_INTERVAL: cannot use "fast": want a Go duration such as 30s, 1m or 2h`},
+		{"listen address", with(map[string]string{"SMARTASSIST_LISTEN_ADDRESS": "localhost"}), "smartassist_exporter: SMARTASSIST_LISTEN_ADDRESS must be host:port"},
+		{"infinite budget", with(map[string]string{"SMARTASSIST_API_RATE_LIMIT": "Inf"}), "smartassist_exporter: SMARTASSIST_API_RATE_LIMIT must be requests per minute between"},
+		{"tiny budget", with(map[string]string{"SMARTASSIST_API_RATE_LIMIT": "1e-300"}), "smartassist_exporter: SMARTASSIST_API_RATE_LIMIT must be requests per minute between"},
+		{"credentials in the URL", with(map[string]string{"SMARTASSIST_BASE_URL": "https://admin:hunter2@x.example"}), "smartassist_exporter: SMARTASSIST_BASE_URL must not hold a user or password"},
+		{"fragment in the URL", with(map[string]string{"SMARTASSIST_BASE_URL": "https://x.example/#x"}), "smartassist_exporter: SMARTASSIST_BASE_URL must be only a scheme and a host"},
+		{"web config: missing cert", with(map[string]string{"SMARTASSIST_WEB_CONFIG_FILE": webConfigs["missing cert"]}), "smartassist_exporter: SMARTASSIST_WEB_CONFIG_FILE: "},
+		{"web config: misspelled key", with(map[string]string{"SMARTASSIST_WEB_CONFIG_FILE": webConfigs["misspelled key"]}), "smartassist_exporter: SMARTASSIST_WEB_CONFIG_FILE: "},
+		{"web config: not bcrypt", with(map[string]string{"SMARTASSIST_WEB_CONFIG_FILE": webConfigs["not bcrypt"]}), "smartassist_exporter: SMARTASSIST_WEB_CONFIG_FILE: "},
+		{"web config: a directory", with(map[string]string{"SMARTASSIST_WEB_CONFIG_FILE": webConfigs["a directory"]}), "smartassist_exporter: SMARTASSIST_WEB_CONFIG_FILE: "},
 	} {
-		cmd := exec.Command(binary)
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-		for k, v := range tc.env {
-			cmd.Env = append(cmd.Env, k+"="+v)
-		}
-		out, err := cmd.CombinedOutput()
-		var exit *exec.ExitError
-		if !errors.As(err, &exit) || exit.ExitCode() != 2 {
-			t.Errorf("exit %v, want status 2", err)
-		}
-		if string(out) != tc.want {
-			t.Errorf("output %q, want %q", out, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			state := filepath.Join(t.TempDir(), "state", "state.db")
+			env := map[string]string{"SMARTASSIST_STATE_PATH": state}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			code, out := launch{env: env}.runToExit(t)
+			if code != exitConfig {
+				t.Errorf("exit status %d, want %d", code, exitConfig)
+			}
+			if !strings.HasPrefix(out, tc.want) || strings.Count(out, "\n") != 1 {
+				t.Errorf("output %q, want one line starting %q", out, tc.want)
+			}
+			if strings.Contains(out, "hunter2") {
+				t.Errorf("a password is printed: %q", out)
+			}
+			if _, err := os.Stat(filepath.Dir(state)); !os.IsNotExist(err) {
+				t.Errorf("the state directory was created before the setting was refused (%v)", err)
+			}
+		})
+	}
+}
+
+// TestListenFailureExits: when the HTTP server cannot listen (the port is
+// taken), the exporter exits non-zero at once, before it creates the state,
+// instead of polling with nobody able to scrape what it counts.
+func TestListenFailureExits(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	_, apiURL := newSimulator(t)
+	state := filepath.Join(t.TempDir(), "state", "state.db")
+	env := exporterEnv(apiURL, state)
+	env["SMARTASSIST_LISTEN_ADDRESS"] = taken.Addr().String()
+	code, out := launch{env: env}.runToExit(t)
+	if code != exitRuntime || !strings.Contains(out, "SMARTASSIST_LISTEN_ADDRESS") {
+		t.Errorf("exit %d, output:\n%s", code, out)
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Errorf("the state file was created though nothing could listen (%v)", err)
 	}
 }
 
@@ -428,16 +297,9 @@ func TestWebConfigBasicAuth(t *testing.T) {
 	if err := os.WriteFile(webConfig, []byte("basic_auth_users:\n  prometheus: "+string(hash)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
-	cmd := exec.Command(binary, "-demo")
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "SMARTASSIST_LISTEN_ADDRESS=" + addr,
-		"SMARTASSIST_WEB_CONFIG_FILE=" + webConfig, "SMARTASSIST_STATE_PATH=" + filepath.Join(t.TempDir(), "s.db")}
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	e := launch{args: []string{"-demo"}, env: map[string]string{"SMARTASSIST_WEB_CONFIG_FILE": webConfig,
+		"SMARTASSIST_STATE_PATH": filepath.Join(t.TempDir(), "s.db")}}.start(t)
+	addr, logs := e.addr, e.logs
 	get := func(user, pass string) int {
 		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/metrics", nil)
 		if user != "" {
@@ -460,9 +322,7 @@ func TestWebConfigBasicAuth(t *testing.T) {
 	if code := get("prometheus", "scrape-pass"); code != http.StatusOK {
 		t.Errorf("/metrics with the password: %d, want 200\n%s", code, logs.String())
 	}
-	health := exec.Command(binary, "-healthcheck")
-	health.Env = []string{"SMARTASSIST_LISTEN_ADDRESS=" + addr}
-	if err := health.Run(); err != nil {
+	if err := healthcheck(t, addr); err != nil {
 		t.Errorf("-healthcheck behind basic auth: %v", err)
 	}
 }
@@ -470,6 +330,7 @@ func TestWebConfigBasicAuth(t *testing.T) {
 // TestPromtoolCheckMetrics lints a live scrape of the demo with promtool,
 // as Prometheus's own tooling sees it.
 func TestPromtoolCheckMetrics(t *testing.T) {
+	skipShort(t, "runs the demo and promtool")
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
 		t.Skip("promtool not found: apt-get install prometheus (.ci/run installs it)")
@@ -485,16 +346,36 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 		t.Error("scrape lacks HELP text")
 	}
 	// The container HEALTHCHECK: healthy while it runs, unhealthy after.
-	health := func() error {
-		cmd := exec.Command(binary, "-healthcheck")
-		cmd.Env = []string{"SMARTASSIST_LISTEN_ADDRESS=" + e.addr}
-		return cmd.Run()
-	}
+	health := func() error { return healthcheck(t, e.addr) }
 	if err := health(); err != nil {
 		t.Errorf("-healthcheck against a running exporter: %v", err)
 	}
 	e.stop(t)
 	if err := health(); err == nil {
 		t.Error("-healthcheck passed with the exporter stopped")
+	}
+}
+
+// TestVersionFromBuildInfo: a plain go build in a git checkout (no
+// -ldflags) reports the module version and the commit, from the Go
+// toolchain's build information, in -version and build_info.
+func TestVersionFromBuildInfo(t *testing.T) {
+	skipShort(t, "builds the exporter")
+	head, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Skip("not a git checkout")
+	}
+	bin := filepath.Join(t.TempDir(), "smartassist_exporter")
+	// -buildvcs=true overrides a GOFLAGS=-buildvcs=false in the environment.
+	if out, err := exec.Command("go", "build", "-buildvcs=true", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	if info, _ := exec.Command("go", "version", "-m", bin).Output(); !bytes.Contains(info, []byte("vcs.revision=")) {
+		t.Skip("the go command stamped no VCS information here (a git worktree outside the main checkout)")
+	}
+	out, _ := exec.Command(bin, "-version").CombinedOutput()
+	rev := strings.TrimSpace(string(head))
+	if !strings.Contains(string(out), "revision: "+rev) || strings.Contains(string(out), "version  (") {
+		t.Errorf("-version does not show the module version and revision %s:\n%s", rev, out)
 	}
 }

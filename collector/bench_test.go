@@ -15,6 +15,7 @@ import (
 
 	"github.com/smartassist-exporter/smartassist_exporter/conversation"
 	"github.com/smartassist-exporter/smartassist_exporter/simulator"
+	"github.com/smartassist-exporter/smartassist_exporter/upstream"
 )
 
 // simPage renders one full 100-record page as the simulator serves it.
@@ -24,8 +25,7 @@ func simPage(b *testing.B) []byte {
 	sim := simulator.New(simulator.Options{AccountID: "acc", StreamID: "st", ClientID: "cs", ClientSecret: "x", Seed: 1,
 		Now: func() time.Time { return t0.Add(6 * time.Hour) }})
 	sim.Generate(t0.Add(-2*time.Hour), t0, simulator.Profile{PerHour: 200})
-	tokens := NewMintedTokens("cs", func() (string, error) { return "x", nil })
-	tokens.now = func() time.Time { return t0.Add(6 * time.Hour) }
+	tokens := upstream.NewMintedTokensAt("cs", func() (string, error) { return "x", nil }, func() time.Time { return t0.Add(6 * time.Hour) })
 	tok, _ := tokens.Token()
 	req := httptest.NewRequest(http.MethodPost, "/agentassist/api/public/analytics/account/acc/v2/calldetails?offset=0&limit=100",
 		strings.NewReader(`{"startDate":"2026-03-10 06:00:00","endDate":"2026-03-10 09:00:00","timeZoneOffset":0}`))
@@ -96,7 +96,7 @@ func economy(b *testing.B, lookback time.Duration, perHour float64, polls int) {
 	for i := 0; i < b.N; i++ {
 		t0 := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
 		clock := &fakeClock{t: t0}
-		sim := simulator.New(simulator.Options{AccountID: "acc", StreamID: "st", ClientID: "cs", ClientSecret: "x", Seed: 3, Now: clock.Now})
+		sim := simulator.New(simulator.Options{AccountID: "acc", StreamID: "st", ClientID: "cs-1", ClientSecret: "secret", Seed: 3, Now: clock.Now})
 		srv := httptest.NewServer(sim)
 		profile := simulator.Profile{PerHour: perHour, OpenShare: 0.5}
 		sim.Generate(t0.Add(-lookback-time.Hour), t0, profile)
@@ -105,16 +105,13 @@ func economy(b *testing.B, lookback time.Duration, perHour float64, polls int) {
 			b.Fatal(err)
 		}
 		reg := prometheus.NewRegistry()
-		var p *Poller
-		m := NewMetrics(reg, 1e6, time.Minute, func() time.Duration { return p.Lag() })
-		tokens := NewMintedTokens("cs", func() (string, error) { return "x", nil })
-		tokens.now = clock.Now
-		c := NewClient(ClientConfig{BaseURL: srv.URL, AccountID: "acc", StreamID: "st", Endpoint: "calldetails",
-			RateLimit: 1e7, RequestTimeout: 5 * time.Second}, &http.Client{}, tokens, m, quiet)
-		p = NewPoller(c, state, &countingSink{}, m, PollerConfig{Interval: time.Minute, Lookback: lookback,
-			RecentWindow: 30 * time.Minute, FullScanInterval: 15 * time.Minute,
-			SweepRequests: SweepRequestsFor(50, time.Minute)}, quiet)
-		p.now = clock.Now
+		p := New(Options{
+			Upstream: newTestUpstream(b, srv.URL, reg, clock.Now, 1e7),
+			Client:   ClientConfig{AccountID: "acc", StreamID: "st", Endpoint: "calldetails"},
+			State:    state, Sink: &countingSink{}, Registerer: reg, Log: quiet, Now: clock.Now,
+			Poll: PollerConfig{Interval: time.Minute, Lookback: lookback, RecentWindow: 30 * time.Minute,
+				FullScanInterval: 15 * time.Minute, SweepRequests: SweepRequestsFor(50, time.Minute)},
+		})
 
 		// The first poll is the backfill of the whole lookback.
 		first := p.Poll(context.Background())

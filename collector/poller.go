@@ -20,12 +20,18 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/smartassist-exporter/smartassist_exporter/conversation"
+	"github.com/smartassist-exporter/smartassist_exporter/upstream"
 )
+
+// tracer is the global provider's: a no-op until otlp.Setup installs one.
+var tracer = otel.Tracer("github.com/smartassist-exporter/smartassist_exporter/collector")
 
 // Sink receives what the poller finds. It is the metrics layer.
 type Sink interface {
@@ -73,10 +79,10 @@ const (
 // Poller runs polls on an interval. /metrics never calls it: it only reads
 // what the last polls left in the registry.
 type Poller struct {
-	client  *Client
+	pages   PageSource
 	state   *State
 	sink    Sink
-	metrics *Metrics
+	metrics *PollMetrics
 	cfg     PollerConfig
 	log     *slog.Logger
 	now     func() time.Time
@@ -90,10 +96,44 @@ type Poller struct {
 	density  float64   // conversations per second of session start; -1 = not yet known
 }
 
-// NewPoller wires a poller.
-func NewPoller(client *Client, state *State, sink Sink, m *Metrics, cfg PollerConfig, log *slog.Logger) *Poller {
-	p := &Poller{client: client, state: state, sink: sink, metrics: m, cfg: cfg, log: log, now: time.Now, density: -1}
-	p.readUpTo = state.Watermark()
+// Options is everything a call-details poller needs. New wires the
+// pipeline from it — the call-details client on the shared upstream client,
+// the poller's own metrics, the poller — the same way for main, the tests and
+// the benchmarks.
+type Options struct {
+	// Upstream is the shared platform client (JWT, budget, retries).
+	Upstream *upstream.Client
+	// Client says which call-details API to read and how.
+	Client ClientConfig
+	// Pages, when set, replaces the call-details client built from
+	// Upstream and Client (tests with a hostile upstream use it).
+	Pages      PageSource
+	State      *State
+	Sink       Sink
+	Registerer prometheus.Registerer
+	Poll       PollerConfig
+	Log        *slog.Logger
+	// Now is the clock (time.Now when nil); tests simulate it.
+	Now func() time.Time
+}
+
+// New builds the poller and registers its metrics. A zero
+// Poll.SweepRequests is sized from the budget the upstream client shares
+// (what other sources have not reserved).
+func New(o Options) *Poller {
+	pages := o.Pages
+	if pages == nil {
+		pages = NewClient(o.Client, o.Upstream)
+	}
+	if o.Poll.SweepRequests == 0 && o.Upstream != nil {
+		o.Poll.SweepRequests = SweepRequestsFor(o.Upstream.Budget().Unreserved(), o.Poll.Interval)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	p := &Poller{pages: pages, state: o.State, sink: o.Sink, cfg: o.Poll, log: o.Log, now: o.Now, density: -1}
+	p.readUpTo = o.State.Watermark()
+	p.metrics = newPollMetrics(o.Registerer, o.Poll.Interval, p.Lag)
 	return p
 }
 
@@ -408,13 +448,17 @@ func (p *Poller) span(remaining time.Duration) time.Duration {
 // read. Records of the overflowing read are used too: the state dedupes.
 func (p *Poller) readWindow(ctx context.Context, w Window, res *scanResult) error {
 	n := 0
+	var prevKeys []string
 	for page := 0; page <= MaxPageIndex; page++ {
-		pg, err := p.client.FetchPage(ctx, w, page)
+		pg, err := p.pages.FetchPage(ctx, w, page)
 		res.requests++
 		if err != nil {
 			return err
 		}
-		if err := p.process(&pg, res); err != nil {
+		if err := checkPaging(&pg, page, &prevKeys); err != nil {
+			return fmt.Errorf("window %s: %w", w, err)
+		}
+		if err := p.process(&pg, w, res); err != nil {
 			return err
 		}
 		n += pg.Len
@@ -450,9 +494,36 @@ func (p *Poller) learnDensity(n int, w Window) {
 	p.density = max(d, (p.density+d)/2)
 }
 
+// ErrUpstreamIgnoresPaging is a page that repeats the page before it: an
+// upstream that ignores offset would otherwise have every window read to its
+// last page and split again and again, burning the budget.
+var ErrUpstreamIgnoresPaging = errors.New("the upstream ignores paging")
+
+// checkPaging compares a full page's keys with the previous page's: the
+// API's pages shift while they are read, but two whole identical pages in a
+// row mean the offset was not applied.
+func checkPaging(pg *conversation.Page, page int, prev *[]string) error {
+	keys := make([]string, 0, len(pg.Records))
+	for i := range pg.Records {
+		keys = append(keys, pg.Records[i].Key())
+	}
+	repeated := page > 0 && len(keys) > 0 && len(keys) == len(*prev)
+	for i := 0; repeated && i < len(keys); i++ {
+		repeated = keys[i] == (*prev)[i]
+	}
+	*prev = keys
+	if repeated {
+		return fmt.Errorf("%w: page %d (offset=%d) holds the same %d records as page %d; the window is not read", ErrUpstreamIgnoresPaging, page, page, len(keys), page-1)
+	}
+	return nil
+}
+
 // process classifies one page's records and hands the new finished ones to
-// the sink, after the state has made them durable.
-func (p *Poller) process(pg *conversation.Page, res *scanResult) error {
+// the sink, after the state has made them durable. w is the window asked
+// for: a record starting outside it is an answer to another question (an
+// upstream that ignored the dates, a clock far off, a date such as
+// 9999-12-31) and is not counted.
+func (p *Poller) process(pg *conversation.Page, w Window, res *scanResult) error {
 	m := p.metrics
 	res.records += pg.Len
 	for _, inv := range pg.Invalid {
@@ -464,6 +535,13 @@ func (p *Poller) process(pg *conversation.Page, res *scanResult) error {
 	var finishedRecs []*conversation.Conversation
 	for i := range pg.Records {
 		c := &pg.Records[i]
+		if !w.Contains(c.Start) {
+			m.records.WithLabelValues(ResultInvalid).Inc()
+			m.invalidRecords.WithLabelValues(InvalidOutsideWindow).Inc()
+			p.log.Debug("skipping record outside the window asked for", "key", c.Key(), "window", w.String(),
+				"start", c.Start.UTC().Format(time.RFC3339))
+			continue
+		}
 		e := Entry{Key: c.Key(), Start: c.Start, Channel: c.ChannelName()}
 		if c.Finished() {
 			finished = append(finished, e)

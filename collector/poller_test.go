@@ -15,6 +15,7 @@ import (
 
 	"github.com/smartassist-exporter/smartassist_exporter/conversation"
 	"github.com/smartassist-exporter/smartassist_exporter/simulator"
+	"github.com/smartassist-exporter/smartassist_exporter/upstream"
 )
 
 type fakeClock struct {
@@ -61,7 +62,7 @@ type testRig struct {
 	url     string
 	cfg     PollerConfig
 	reg     *prometheus.Registry
-	metrics *Metrics
+	metrics *PollMetrics
 }
 
 func newRig(t *testing.T, start time.Time, failureRate float64) *testRig {
@@ -77,16 +78,27 @@ func newRig(t *testing.T, start time.Time, failureRate float64) *testRig {
 
 func (r *testRig) poller(t *testing.T, state *State, sink Sink) *Poller {
 	r.reg = prometheus.NewRegistry()
-	var p *Poller
-	r.metrics = NewMetrics(r.reg, 6000, r.cfg.Interval, func() time.Duration { return p.Lag() })
-	tokens := NewMintedTokens("cs-1", func() (string, error) { return "secret", nil })
-	tokens.now = r.clock.Now
-	c := NewClient(ClientConfig{BaseURL: r.url, AccountID: "acc", StreamID: "st", Endpoint: "calldetails",
-		TimezoneOffset: -330, RateLimit: 60000, RequestTimeout: 5 * time.Second}, &http.Client{}, tokens, r.metrics, quiet)
-	c.sleep = func(context.Context, time.Duration) error { return nil }
-	p = NewPoller(c, state, sink, r.metrics, r.cfg, quiet)
-	p.now = r.clock.Now
+	p := New(Options{
+		Upstream: newTestUpstream(t, r.url, r.reg, r.clock.Now, 60000),
+		Client:   ClientConfig{AccountID: "acc", StreamID: "st", Endpoint: "calldetails", TimezoneOffset: -330},
+		State:    state, Sink: sink, Registerer: r.reg, Poll: r.cfg, Log: quiet, Now: r.clock.Now,
+	})
+	r.metrics = p.metrics
 	return p
+}
+
+// newTestUpstream is the shared upstream client as main builds it, for the
+// simulated platform at url on the given clock, with instant retries.
+func newTestUpstream(t testing.TB, url string, reg prometheus.Registerer, now func() time.Time, perMinute float64) *upstream.Client {
+	t.Helper()
+	tokens := upstream.NewMintedTokensAt("cs-1", func() (string, error) { return "secret", nil }, now)
+	up, err := upstream.New(upstream.Config{BaseURL: url, AccountID: "acc", RequestTimeout: 5 * time.Second},
+		&http.Client{}, tokens, upstream.NewBudget(perMinute), upstream.NewRequestMetrics(reg, perMinute), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.SetSleep(func(context.Context, time.Duration) error { return nil })
+	return up
 }
 
 // TestPollerExactlyOnce runs 150 simulated minutes of a busy contact center

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +20,10 @@ const (
 	ResultExpired   = "expired"   // started before what the state still remembers
 )
 
+// InvalidOutsideWindow is the invalid_records_total reason of a record whose
+// session start lies outside the window the exporter asked for.
+const InvalidOutsideWindow = "outside_window"
+
 // Scan kinds: label values of the poll histogram.
 const (
 	ScanRecent = "recent" // the recent window (and a step of the sweep), every poll
@@ -26,28 +31,24 @@ const (
 	ScanSweep  = "sweep"  // a step of the spread-out re-read of the lookback (logs only)
 )
 
-var _ RequestObserver = (*Metrics)(nil)
-
-// Metrics are the exporter's own metrics about polling the API.
-type Metrics struct {
+// PollMetrics are the exporter's own metrics about polling the call-details
+// API (what it sends is upstream.RequestMetrics).
+type PollMetrics struct {
 	up             prometheus.Gauge
 	lastSuccess    prometheus.Gauge
-	apiRequests    *prometheus.CounterVec
-	rateLimitWait  prometheus.Counter
 	records        *prometheus.CounterVec
 	invalidRecords *prometheus.CounterVec
 	pollDuration   *prometheus.HistogramVec
 	windowSplits   prometheus.Counter
 	openExpired    prometheus.Counter
 	stateEntries   *prometheus.GaugeVec
-	apiBudget      prometheus.Gauge
 	pollInterval   prometheus.Gauge
 	lag            prometheus.GaugeFunc
 }
 
-// NewMetrics registers the collector's metrics. lag is read at scrape time.
-func NewMetrics(reg prometheus.Registerer, budgetPerMinute float64, pollInterval time.Duration, lag func() time.Duration) *Metrics {
-	m := &Metrics{
+// newPollMetrics registers the poller's metrics. lag is read at scrape time.
+func newPollMetrics(reg prometheus.Registerer, pollInterval time.Duration, lag func() time.Duration) *PollMetrics {
+	m := &PollMetrics{
 		up: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "up",
 			Help: "1 if the last poll of the SmartAssist API read everything it asked for, else 0.",
@@ -55,14 +56,6 @@ func NewMetrics(reg prometheus.Registerer, budgetPerMinute float64, pollInterval
 		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Subsystem: "exporter", Name: "last_success_timestamp_seconds",
 			Help: "smartassist_exporter: Unix time at which the last complete poll ended (0 before the first).",
-		}),
-		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Subsystem: "exporter", Name: "api_requests_total",
-			Help: "smartassist_exporter: requests sent to the SmartAssist API, by HTTP status (\"error\": no response). 429 is the platform's rate limit, 401 refused credentials.",
-		}, []string{"code"}),
-		rateLimitWait: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: namespace, Subsystem: "exporter", Name: "rate_limit_wait_seconds_total",
-			Help: "smartassist_exporter: time spent waiting for the exporter's own API budget (SMARTASSIST_API_RATE_LIMIT) before requests.",
 		}),
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Subsystem: "exporter", Name: "records_total",
@@ -89,10 +82,6 @@ func NewMetrics(reg prometheus.Registerer, budgetPerMinute float64, pollInterval
 			Namespace: namespace, Subsystem: "exporter", Name: "state_entries",
 			Help: "smartassist_exporter: conversations remembered in the state file (counted: to avoid counting twice; open: awaiting their end). Refreshed every poll.",
 		}, []string{"kind"}),
-		apiBudget: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: namespace, Subsystem: "exporter", Name: "api_budget_requests_per_minute",
-			Help: "smartassist_exporter: the API requests per minute the exporter may spend (SMARTASSIST_API_RATE_LIMIT).",
-		}),
 		pollInterval: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Subsystem: "exporter", Name: "poll_interval_seconds",
 			Help: "smartassist_exporter: the configured time between polls (SMARTASSIST_POLL_INTERVAL), for staleness alerts.",
@@ -102,12 +91,11 @@ func NewMetrics(reg prometheus.Registerer, budgetPerMinute float64, pollInterval
 			Help: "smartassist_exporter: how far behind the exporter is: now minus the time up to which every conversation start has been read.",
 		}, func() float64 { return lag().Seconds() }),
 	}
-	m.apiBudget.Set(budgetPerMinute)
 	m.pollInterval.Set(pollInterval.Seconds())
 	for _, r := range []string{ResultCounted, ResultDuplicate, ResultOpen, ResultInvalid, ResultExpired} {
 		m.records.WithLabelValues(r)
 	}
-	for _, r := range conversation.InvalidReasons {
+	for _, r := range slices.Concat(conversation.InvalidReasons, []string{InvalidOutsideWindow}) {
 		m.invalidRecords.WithLabelValues(r)
 	}
 	for _, s := range []string{ScanRecent, ScanFull} {
@@ -116,13 +104,7 @@ func NewMetrics(reg prometheus.Registerer, budgetPerMinute float64, pollInterval
 	for _, k := range []string{"counted", "open"} {
 		m.stateEntries.WithLabelValues(k)
 	}
-	reg.MustRegister(m.up, m.lastSuccess, m.apiRequests, m.rateLimitWait, m.records, m.invalidRecords,
-		m.pollDuration, m.windowSplits, m.openExpired, m.stateEntries, m.apiBudget, m.pollInterval, m.lag)
+	reg.MustRegister(m.up, m.lastSuccess, m.records, m.invalidRecords,
+		m.pollDuration, m.windowSplits, m.openExpired, m.stateEntries, m.pollInterval, m.lag)
 	return m
-}
-
-// Request implements RequestObserver.
-func (m *Metrics) Request(code string, waited time.Duration) {
-	m.apiRequests.WithLabelValues(code).Inc()
-	m.rateLimitWait.Add(waited.Seconds())
 }

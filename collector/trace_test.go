@@ -3,7 +3,6 @@ package collector
 import (
 	"context"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -77,20 +76,5 @@ func TestPollSpans(t *testing.T) {
 	}
 	if !retried {
 		t.Error("no request span records a retry, though 30% of requests failed")
-	}
-}
-
-func TestTraceContextOnRequests(t *testing.T) {
-	rec := recordSpans(t)
-	up := &scripted{}
-	c, _, _ := newTestClient(t, up, StaticToken("tok"), 6000)
-	if _, err := c.FetchPage(context.Background(), testWindow, 0); err != nil {
-		t.Fatal(err)
-	}
-	got := up.headers[0].Get("traceparent")
-	span := rec.GetSpans().Snapshots()[0]
-	want := span.SpanContext().TraceID().String() + "-" + span.SpanContext().SpanID().String()
-	if !strings.Contains(got, want) {
-		t.Errorf("traceparent %q does not carry the request span %s", got, want)
 	}
 }

@@ -8,14 +8,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"net"
 	"net/url"
 	"os"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+	"github.com/prometheus/exporter-toolkit/web"
 )
 
 // Prefix of every variable.
@@ -64,7 +68,19 @@ type Config struct {
 	MaxCampaigns    int  `envconfig:"MAX_CAMPAIGNS" default:"50"`
 	MaxStatuses     int  `envconfig:"MAX_STATUSES" default:"20"`
 	MaxAgents       int  `envconfig:"MAX_AGENTS" default:"500"`
+
+	// set holds the variables present in the environment Parse read, so
+	// that -demo fills in only what the user left unset.
+	set map[string]bool
 }
+
+// API budget bounds: a rate under MinAPIRateLimit would leave the exporter
+// idle for hours (1e-300 is one request per 1e300 minutes); one over
+// MaxAPIRateLimit is no limit at all.
+const (
+	MinAPIRateLimit = 0.1
+	MaxAPIRateLimit = 100000
+)
 
 // Secret is a string that never prints.
 type Secret string
@@ -90,6 +106,20 @@ func Var(name string) string { return Prefix + "_" + name }
 
 // Load reads and checks the environment. The error is one line for the user.
 func Load() (*Config, error) {
+	c, err := Parse()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Parse reads the environment into a Config, with defaults for what is
+// unset, without checking values beyond their types: callers (-demo) may
+// fill in fields the user left unset, then Validate.
+func Parse() (*Config, error) {
 	var c Config
 	if err := envconfig.Process(Prefix, &c); err != nil {
 		var pe *envconfig.ParseError
@@ -98,11 +128,21 @@ func Load() (*Config, error) {
 		}
 		return nil, err
 	}
-	if err := c.Validate(); err != nil {
-		return nil, err
+	c.set = map[string]bool{}
+	t := reflect.TypeOf(c)
+	for i := 0; i < t.NumField(); i++ {
+		if name := t.Field(i).Tag.Get("envconfig"); name != "" {
+			if _, ok := os.LookupEnv(Var(name)); ok {
+				c.set[name] = true
+			}
+		}
 	}
 	return &c, nil
 }
+
+// IsSet reports whether the user set the variable (name without prefix,
+// e.g. "POLL_INTERVAL").
+func (c *Config) IsSet(name string) bool { return c.set[name] }
 
 func want(typeName string) string {
 	switch typeName {
@@ -118,16 +158,12 @@ func want(typeName string) string {
 	return "want a " + typeName
 }
 
-// Validate checks every setting; the first problem found is returned.
+// Validate checks every setting and changes none; the first problem found
+// is returned.
 func (c *Config) Validate() error {
-	if c.BaseURL == "" {
-		return fmt.Errorf("%s is required (scheme and host of the platform, e.g. https://platform.kore.ai)", Var("BASE_URL"))
+	if err := c.validateBaseURL(); err != nil {
+		return err
 	}
-	u, err := url.Parse(c.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%s must be an http or https URL with a host (e.g. https://platform.kore.ai), got %q", Var("BASE_URL"), c.BaseURL)
-	}
-	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	if strings.TrimSpace(c.AccountID) == "" {
 		return fmt.Errorf("%s is required", Var("ACCOUNT_ID"))
 	}
@@ -152,8 +188,9 @@ func (c *Config) Validate() error {
 	if c.FullScanInterval < c.PollInterval {
 		return fmt.Errorf("%s must be at least %s (%s), got %s", Var("FULL_SCAN_INTERVAL"), Var("POLL_INTERVAL"), c.PollInterval, c.FullScanInterval)
 	}
-	if !(c.APIRateLimit > 0) {
-		return fmt.Errorf("%s must be a positive number of requests per minute, got %v", Var("API_RATE_LIMIT"), c.APIRateLimit)
+	if math.IsNaN(c.APIRateLimit) || c.APIRateLimit < MinAPIRateLimit || c.APIRateLimit > MaxAPIRateLimit {
+		return fmt.Errorf("%s must be requests per minute between %v and %v (the platform allows 60 per account, shared by all its users), got %v",
+			Var("API_RATE_LIMIT"), MinAPIRateLimit, MaxAPIRateLimit, c.APIRateLimit)
 	}
 	if c.RequestTimeout < time.Second {
 		return fmt.Errorf("%s must be at least 1s, got %s", Var("REQUEST_TIMEOUT"), c.RequestTimeout)
@@ -165,13 +202,11 @@ func (c *Config) Validate() error {
 	if strings.TrimSpace(c.StatePath) == "" {
 		return fmt.Errorf("%s must not be empty", Var("STATE_PATH"))
 	}
-	if strings.TrimSpace(c.ListenAddress) == "" {
-		return fmt.Errorf("%s must not be empty (e.g. %s)", Var("LISTEN_ADDRESS"), DefaultListenAddress)
+	if err := ValidateListenAddress(c.ListenAddress); err != nil {
+		return err
 	}
-	if c.WebConfigFile != "" {
-		if _, err := os.Stat(c.WebConfigFile); err != nil {
-			return fmt.Errorf("%s: cannot read %s: %v", Var("WEB_CONFIG_FILE"), c.WebConfigFile, errors.Unwrap(err))
-		}
+	if err := validateWebConfig(c.WebConfigFile); err != nil {
+		return err
 	}
 	if _, err := c.SlogLevel(); err != nil {
 		return err
@@ -189,6 +224,94 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// validateBaseURL accepts a scheme and a host (and port), nothing else: a
+// user:password@ would be sent as basic auth and printed in the start line;
+// a path, query or fragment would break every request URL.
+func (c *Config) validateBaseURL() error {
+	v := Var("BASE_URL")
+	if c.BaseURL == "" {
+		return fmt.Errorf("%s is required (scheme and host of the platform, e.g. https://platform.kore.ai)", v)
+	}
+	u, err := url.Parse(c.BaseURL)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "":
+		return fmt.Errorf("%s must be an http or https URL with a host (e.g. https://platform.kore.ai), got %q", v, c.BaseURL)
+	case u.User != nil:
+		return fmt.Errorf("%s must not hold a user or password (the exporter authenticates with the JWT app's credentials); remove the part before @", v)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(c.BaseURL, "#"):
+		return fmt.Errorf("%s must be only a scheme and a host, without ?query or #fragment (e.g. https://platform.kore.ai), got %q", v, c.BaseURL)
+	case u.Path != "" && u.Path != "/":
+		return fmt.Errorf("%s must be only a scheme and a host, without a path (the exporter adds the API paths), got %q", v, c.BaseURL)
+	case u.Port() != "":
+		if p, err := strconv.Atoi(u.Port()); err != nil || p < 1 || p > 65535 {
+			return fmt.Errorf("%s has an invalid port %q", v, u.Port())
+		}
+	}
+	return nil
+}
+
+// ValidateListenAddress checks SMARTASSIST_LISTEN_ADDRESS's form
+// (host:port, port 0-65535), so that a bad one stops the exporter before it
+// creates anything.
+func ValidateListenAddress(addr string) error {
+	v := Var("LISTEN_ADDRESS")
+	if strings.TrimSpace(addr) == "" {
+		return fmt.Errorf("%s must not be empty (e.g. %s)", v, DefaultListenAddress)
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%s must be host:port or :port (e.g. %s), got %q", v, DefaultListenAddress, addr)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("%s must end in a port number 0-65535 (e.g. %s), got %q", v, DefaultListenAddress, addr)
+	}
+	if strings.ContainsAny(host, " /?#@") {
+		return fmt.Errorf("%s must be host:port or :port (e.g. %s), got %q", v, DefaultListenAddress, addr)
+	}
+	return nil
+}
+
+// validateWebConfig reads the web configuration as the server will (users'
+// bcrypt hashes, TLS certificates and keys), so that a file the server
+// cannot use stops the exporter at start instead of leaving it polling with
+// nothing listening.
+func validateWebConfig(path string) error {
+	if path == "" {
+		return nil
+	}
+	v := Var("WEB_CONFIG_FILE")
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("%s: cannot read %s: %v", v, path, errors.Unwrap(err))
+	}
+	if st.IsDir() {
+		return fmt.Errorf("%s: %s is a directory, not a web configuration file", v, path)
+	}
+	if err := web.Validate(path); err != nil {
+		return fmt.Errorf("%s: %s is not a usable web configuration: %s", v, path, oneLine(err.Error()))
+	}
+	return nil
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// Warnings are settings that work but deserve a line in the log.
+func (c *Config) Warnings() []string {
+	var w []string
+	if u, err := url.Parse(c.BaseURL); err == nil && u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		w = append(w, fmt.Sprintf("%s is plain http to %s: the JWT travels in clear text; use https", Var("BASE_URL"), u.Hostname()))
+	}
+	return w
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (c *Config) validateCredentials() error {
@@ -256,7 +379,9 @@ func UnknownVariables(environ []string) []string {
 	known := map[string]bool{}
 	t := reflect.TypeOf(Config{})
 	for i := 0; i < t.NumField(); i++ {
-		known[Var(t.Field(i).Tag.Get("envconfig"))] = true
+		if name := t.Field(i).Tag.Get("envconfig"); name != "" {
+			known[Var(name)] = true
+		}
 	}
 	var unknown []string
 	for _, kv := range environ {

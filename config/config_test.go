@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/exporter-toolkit/web"
 )
 
 // valid is the smallest valid environment.
@@ -75,19 +77,57 @@ func TestAccepted(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			setEnv(t, changes)
-			c, err := Load()
+			c, err := Parse()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if strings.HasSuffix(c.BaseURL, "/") {
-				t.Errorf("base URL keeps its slash: %s", c.BaseURL)
+			before := *c
+			if err := c.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			if c.BaseURL != before.BaseURL || c.StatePath != before.StatePath {
+				t.Errorf("Validate changed the configuration: %+v", c)
 			}
 		})
 	}
 }
 
+func rateErr(got string) string {
+	return "SMARTASSIST_API_RATE_LIMIT must be requests per minute between 0.1 and 100000 (the platform allows 60 per account, shared by all its users), got " + got
+}
+
+// writeWebConfigs makes web configuration files the server could not use.
+func writeWebConfigs(t *testing.T) map[string]string {
+	dir := t.TempDir()
+	files := map[string]string{
+		"missing cert":   "tls_server_config:\n  cert_file: " + filepath.Join(dir, "absent.crt") + "\n  key_file: " + filepath.Join(dir, "absent.key") + "\n",
+		"misspelled key": "basic_auth_user:\n  prometheus: $2y$10$abcdefghijklmnopqrstuv\n",
+		"plain password": "basic_auth_users:\n  prometheus: hunter2\n",
+	}
+	out := map[string]string{"dir": dir}
+	for name, body := range files {
+		p := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".yml")
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out[name] = p
+	}
+	return out
+}
+
+// webErr is the cause exporter-toolkit gives, on one line; the test checks
+// that there is one and that the message wraps it.
+func webErr(t *testing.T, path string) string {
+	err := web.Validate(path)
+	if err == nil {
+		t.Fatalf("exporter-toolkit accepts %s", path)
+	}
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
 // TestRejected is the table of bad settings and the exact line each gives.
 func TestRejected(t *testing.T) {
+	webConfigs := writeWebConfigs(t)
 	missing := filepath.Join(t.TempDir(), "nope")
 	empty := filepath.Join(t.TempDir(), "empty")
 	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
@@ -113,13 +153,30 @@ func TestRejected(t *testing.T) {
 		{map[string]string{"SMARTASSIST_LOOKBACK": "30s"}, "SMARTASSIST_LOOKBACK must be between 1m and 168h (7 days, the API's limit), got 30s"},
 		{map[string]string{"SMARTASSIST_FULL_SCAN_INTERVAL": "10s"}, "SMARTASSIST_FULL_SCAN_INTERVAL must be at least SMARTASSIST_POLL_INTERVAL (1m0s), got 10s"},
 		{map[string]string{"SMARTASSIST_RECENT_WINDOW": "10s"}, "SMARTASSIST_RECENT_WINDOW must be at least 1m (the platform reports conversations up to ~15m late), got 10s"},
-		{map[string]string{"SMARTASSIST_API_RATE_LIMIT": "0"}, "SMARTASSIST_API_RATE_LIMIT must be a positive number of requests per minute, got 0"},
-		{map[string]string{"SMARTASSIST_API_RATE_LIMIT": "-5"}, "SMARTASSIST_API_RATE_LIMIT must be a positive number of requests per minute, got -5"},
+		{map[string]string{"SMARTASSIST_API_RATE_LIMIT": "0"}, rateErr("0")},
+		{map[string]string{"SMARTASSIST_API_RATE_LIMIT": "-5"}, rateErr("-5")},
+		{map[string]string{"SMARTASSIST_API_RATE_LIMIT": "Inf"}, rateErr("+Inf")},
+		{map[string]string{"SMARTASSIST_API_RATE_LIMIT": "NaN"}, rateErr("NaN")},
+		{map[string]string{"SMARTASSIST_API_RATE_LIMIT": "1e-300"}, rateErr("1e-300")},
+		{map[string]string{"SMARTASSIST_API_RATE_LIMIT": "1e9"}, rateErr("1e+09")},
 		{map[string]string{"SMARTASSIST_API_RATE_LIMIT": "lots"}, `SMARTASSIST_API_RATE_LIMIT: cannot use "lots": want a number`},
 		{map[string]string{"SMARTASSIST_TIMEZONE_OFFSET": "1000"}, "SMARTASSIST_TIMEZONE_OFFSET must be minutes west of UTC between -840 and 720 (New York 300, India -330), got 1000"},
 		{map[string]string{"SMARTASSIST_TIMEZONE_OFFSET": "+5:30"}, `SMARTASSIST_TIMEZONE_OFFSET: cannot use "+5:30": want a whole number`},
 		{map[string]string{"SMARTASSIST_REQUEST_TIMEOUT": "0s"}, "SMARTASSIST_REQUEST_TIMEOUT must be at least 1s, got 0s"},
 		{map[string]string{"SMARTASSIST_WEB_CONFIG_FILE": missing}, "SMARTASSIST_WEB_CONFIG_FILE: cannot read " + missing + ": no such file or directory"},
+		{map[string]string{"SMARTASSIST_BASE_URL": "https://user:pw@platform.kore.ai"}, "SMARTASSIST_BASE_URL must not hold a user or password (the exporter authenticates with the JWT app's credentials); remove the part before @"},
+		{map[string]string{"SMARTASSIST_BASE_URL": "https://platform.kore.ai/?x=1"}, `SMARTASSIST_BASE_URL must be only a scheme and a host, without ?query or #fragment (e.g. https://platform.kore.ai), got "https://platform.kore.ai/?x=1"`},
+		{map[string]string{"SMARTASSIST_BASE_URL": "https://platform.kore.ai#frag"}, `SMARTASSIST_BASE_URL must be only a scheme and a host, without ?query or #fragment (e.g. https://platform.kore.ai), got "https://platform.kore.ai#frag"`},
+		{map[string]string{"SMARTASSIST_BASE_URL": "https://platform.kore.ai/agentassist/api"}, `SMARTASSIST_BASE_URL must be only a scheme and a host, without a path (the exporter adds the API paths), got "https://platform.kore.ai/agentassist/api"`},
+		{map[string]string{"SMARTASSIST_BASE_URL": "https://platform.kore.ai:99999"}, `SMARTASSIST_BASE_URL has an invalid port "99999"`},
+		{map[string]string{"SMARTASSIST_BASE_URL": "ftp://platform.kore.ai"}, `SMARTASSIST_BASE_URL must be an http or https URL with a host (e.g. https://platform.kore.ai), got "ftp://platform.kore.ai"`},
+		{map[string]string{"SMARTASSIST_LISTEN_ADDRESS": "10117"}, `SMARTASSIST_LISTEN_ADDRESS must be host:port or :port (e.g. :10117), got "10117"`},
+		{map[string]string{"SMARTASSIST_LISTEN_ADDRESS": ":http-ish"}, `SMARTASSIST_LISTEN_ADDRESS must end in a port number 0-65535 (e.g. :10117), got ":http-ish"`},
+		{map[string]string{"SMARTASSIST_LISTEN_ADDRESS": ":70000"}, `SMARTASSIST_LISTEN_ADDRESS must end in a port number 0-65535 (e.g. :10117), got ":70000"`},
+		{map[string]string{"SMARTASSIST_WEB_CONFIG_FILE": webConfigs["dir"]}, "SMARTASSIST_WEB_CONFIG_FILE: " + webConfigs["dir"] + " is a directory, not a web configuration file"},
+		{map[string]string{"SMARTASSIST_WEB_CONFIG_FILE": webConfigs["missing cert"]}, "SMARTASSIST_WEB_CONFIG_FILE: " + webConfigs["missing cert"] + " is not a usable web configuration: " + webErr(t, webConfigs["missing cert"])},
+		{map[string]string{"SMARTASSIST_WEB_CONFIG_FILE": webConfigs["misspelled key"]}, "SMARTASSIST_WEB_CONFIG_FILE: " + webConfigs["misspelled key"] + " is not a usable web configuration: " + webErr(t, webConfigs["misspelled key"])},
+		{map[string]string{"SMARTASSIST_WEB_CONFIG_FILE": webConfigs["plain password"]}, "SMARTASSIST_WEB_CONFIG_FILE: " + webConfigs["plain password"] + " is not a usable web configuration: " + webErr(t, webConfigs["plain password"])},
 		{map[string]string{"SMARTASSIST_LOG_LEVEL": "verbose"}, `SMARTASSIST_LOG_LEVEL must be one of debug, info, warn, error, got "verbose"`},
 		{map[string]string{"SMARTASSIST_LOG_FORMAT": "text"}, `SMARTASSIST_LOG_FORMAT must be logfmt or json, got "text"`},
 		{map[string]string{"SMARTASSIST_AGENT_METRICS": "maybe"}, `SMARTASSIST_AGENT_METRICS: cannot use "maybe": want true or false`},
@@ -158,5 +215,30 @@ func TestUnknownVariables(t *testing.T) {
 	got := UnknownVariables(env)
 	if len(got) != 1 || got[0] != "SMARTASSIST_POLL_INTERAVL" {
 		t.Errorf("unknown: %v", got)
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	for url, warn := range map[string]bool{
+		"http://platform.example.com": true, "https://platform.example.com": false,
+		"http://127.0.0.1:8080": false, "http://localhost": false, "http://[::1]:80": false,
+	} {
+		c := &Config{BaseURL: url}
+		if got := len(c.Warnings()) > 0; got != warn {
+			t.Errorf("%s: warning %v, want %v (%v)", url, got, warn, c.Warnings())
+		}
+	}
+}
+
+// TestIsSet: Parse remembers which variables the user set, so that -demo
+// fills in only the others.
+func TestIsSet(t *testing.T) {
+	setEnv(t, map[string]string{"SMARTASSIST_POLL_INTERVAL": "5s"})
+	c, err := Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.IsSet("POLL_INTERVAL") || !c.IsSet("BASE_URL") || c.IsSet("LOOKBACK") {
+		t.Errorf("set: %v", c.set)
 	}
 }

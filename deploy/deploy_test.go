@@ -207,7 +207,8 @@ func TestStaticBinary(t *testing.T) {
 		}
 	}
 	dockerfile, _ := os.ReadFile("Dockerfile")
-	for _, want := range []string{"CGO_ENABLED=0", "USER 65532", "VOLUME /var/lib/smartassist_exporter", "HEALTHCHECK", "-healthcheck"} {
+	for _, want := range []string{"CGO_ENABLED=0", "USER 65532", "VOLUME /var/lib/smartassist_exporter", "HEALTHCHECK", "-healthcheck",
+		"version.Version=${VERSION}", "version.Revision=${REVISION}", "version.BuildDate=${BUILD_DATE}"} {
 		if !bytes.Contains(dockerfile, []byte(want)) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}

@@ -1,4 +1,4 @@
-package collector
+package upstream
 
 import (
 	"crypto/rand"
@@ -52,7 +52,13 @@ type MintedTokens struct {
 // NewMintedTokens mints with the given client id; secret is called at every
 // mint so that a secret read from a file can rotate.
 func NewMintedTokens(clientID string, secret func() (string, error)) *MintedTokens {
-	return &MintedTokens{clientID: clientID, secret: secret, now: time.Now}
+	return NewMintedTokensAt(clientID, secret, time.Now)
+}
+
+// NewMintedTokensAt is NewMintedTokens on another clock: the simulated
+// platform of the tests checks iat and exp against its own.
+func NewMintedTokensAt(clientID string, secret func() (string, error), now func() time.Time) *MintedTokens {
+	return &MintedTokens{clientID: clientID, secret: secret, now: now}
 }
 
 func (m *MintedTokens) Token() (string, error) {
