@@ -199,7 +199,7 @@ func TestLenientFields(t *testing.T) {
 			"respondingAgent": {"status": "answered", "interactionDuration": "61", "afterCallWorkDuration": "abc"}}],
 		"campaigninfo": {"campaignName": "Q4", "attempt": ""}
 	}`
-	c, reason, err := DecodeRecord([]byte(rec), loc)
+	c, reason, err := decodeOne(t, rec, loc)
 	if reason != "" {
 		t.Fatalf("rejected: %s %v", reason, err)
 	}
@@ -233,6 +233,19 @@ func TestLenientFields(t *testing.T) {
 	if v, ok := (Time{Raw: "2025-09-30T06:34:48.810Z"}).In(loc); !ok || !v.Equal(time.Date(2025, 9, 30, 6, 34, 48, 810e6, time.UTC)) {
 		t.Errorf("zoned time: %v %v", v, ok)
 	}
+}
+
+// decodeOne decodes one record as the only element of a page.
+func decodeOne(t *testing.T, rec string, loc *time.Location) (Conversation, string, error) {
+	t.Helper()
+	p, err := DecodePage([]byte(`{"data":[`+rec+`]}`), loc)
+	if err != nil || p.Len != 1 {
+		t.Fatalf("page of one record: %d elements, %v", p.Len, err)
+	}
+	if len(p.Invalid) == 1 {
+		return Conversation{}, p.Invalid[0].Reason, p.Invalid[0].Err
+	}
+	return p.Records[0], "", nil
 }
 
 func TestInvalidRecords(t *testing.T) {
