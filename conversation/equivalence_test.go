@@ -298,6 +298,8 @@ func hostileBodies() map[string]string {
 		"deep junk 100":         rec(`"metaInfo":` + deep(100)),
 		"deep junk 600":         rec(`"metaInfo":` + deep(600)),
 		"deep junk 20000":       rec(`"metaInfo":` + deep(20000)),
+		"deep junk 9990":        rec(`"metaInfo":` + deep(9990)),
+		"deep junk 10500":       rec(`"metaInfo":` + deep(10500)),
 		"deep in text field":    rec(`"channel":` + deep(50)),
 		"deep destinations":     rec(`"destinations":[` + deep(700) + `]`),
 		"dup conversationId":    rec(`"conversationId":"c-2"`),
