@@ -187,9 +187,12 @@ func TestEquivalenceSeeds(t *testing.T) {
 // API versions' spellings, customer details, open and finished records,
 // three zones), then pages with broken records mixed in.
 func TestEquivalenceSimulated(t *testing.T) {
-	cases := simulatedPages(t, simulator.Profile{PerHour: 400, OpenShare: 0.4, LateShare: 0.02},
-		[]uint64{1, 2, 3}, []int{0, 300, -330})
-	if len(cases) < 50 {
+	seeds, zones, minPages := []uint64{1, 2, 3}, []int{0, 300, -330}, 50
+	if testing.Short() {
+		seeds, zones, minPages = seeds[:1], zones[1:2], 5
+	}
+	cases := simulatedPages(t, simulator.Profile{PerHour: 400, OpenShare: 0.4, LateShare: 0.02}, seeds, zones)
+	if len(cases) < minPages {
 		t.Fatalf("only %d simulated pages", len(cases))
 	}
 	records := 0
@@ -205,7 +208,11 @@ func TestEquivalenceSimulated(t *testing.T) {
 	}
 	t.Logf("%d pages, %d records", len(cases), records)
 
-	broken := simulatedPages(t, simulator.Profile{PerHour: 400, OpenShare: 0.4, BrokenShare: 0.05}, []uint64{7, 8}, []int{0, -330})
+	seeds, zones = []uint64{7, 8}, []int{0, -330}
+	if testing.Short() {
+		seeds, zones = seeds[:1], zones[1:]
+	}
+	broken := simulatedPages(t, simulator.Profile{PerHour: 400, OpenShare: 0.4, BrokenShare: 0.05}, seeds, zones)
 	invalid := 0
 	for _, c := range broken {
 		checkEquivalent(t, "broken/"+c.name, c.body, c.loc)
@@ -391,7 +398,10 @@ func TestEquivalenceBrokenRecords(t *testing.T) {
 		"{\"conversationId\":\"c-\xff\",\"sessionStartTime\":\"2025-01-01\"}",
 		`{"sessionId":"s","sessionStartTime":"2025-01-01","metaInfo":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`,
 		`{"ſessionId":"s","sessionStartTime":"2025-01-01"}`}
-	pages := realisticPages(t, 6)
+	pages, junkRounds, mutationRounds := realisticPages(t, 6), 20, 40
+	if testing.Short() {
+		pages, junkRounds, mutationRounds = pages[:1], 10, 20
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, pg := range pages {
 		var page struct {
@@ -400,7 +410,7 @@ func TestEquivalenceBrokenRecords(t *testing.T) {
 		if err := json.Unmarshal(pg.body, &page); err != nil {
 			t.Fatal(err)
 		}
-		for round := 0; round < 20; round++ {
+		for round := 0; round < junkRounds; round++ {
 			data := append([]json.RawMessage(nil), page.Data...)
 			for k := 0; k < 1+rng.IntN(5); k++ {
 				data[rng.IntN(len(data))] = json.RawMessage(junk[rng.IntN(len(junk))])
@@ -416,7 +426,7 @@ func TestEquivalenceBrokenRecords(t *testing.T) {
 			b.WriteString("]}")
 			checkEquivalent(t, fmt.Sprintf("%s/junk%d", pg.name, round), b.Bytes(), pg.loc)
 		}
-		for round := 0; round < 40; round++ {
+		for round := 0; round < mutationRounds; round++ {
 			body := bytes.Clone(pg.body)
 			switch round % 4 {
 			case 0: // flip a byte
