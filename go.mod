@@ -3,6 +3,7 @@ module github.com/smartassist-exporter/smartassist_exporter
 go 1.26.8
 
 require (
+	github.com/goccy/go-json v0.10.5
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/kelseyhightower/envconfig v1.4.0
 	github.com/prometheus/client_golang v1.25.0

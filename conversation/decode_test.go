@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -199,7 +201,7 @@ func TestLenientFields(t *testing.T) {
 			"respondingAgent": {"status": "answered", "interactionDuration": "61", "afterCallWorkDuration": "abc"}}],
 		"campaigninfo": {"campaignName": "Q4", "attempt": ""}
 	}`
-	c, reason, err := DecodeRecord([]byte(rec), loc)
+	c, reason, err := decodeOne(t, rec, loc)
 	if reason != "" {
 		t.Fatalf("rejected: %s %v", reason, err)
 	}
@@ -233,6 +235,19 @@ func TestLenientFields(t *testing.T) {
 	if v, ok := (Time{Raw: "2025-09-30T06:34:48.810Z"}).In(loc); !ok || !v.Equal(time.Date(2025, 9, 30, 6, 34, 48, 810e6, time.UTC)) {
 		t.Errorf("zoned time: %v %v", v, ok)
 	}
+}
+
+// decodeOne decodes one record as the only element of a page.
+func decodeOne(t *testing.T, rec string, loc *time.Location) (Conversation, string, error) {
+	t.Helper()
+	p, err := DecodePage([]byte(`{"data":[`+rec+`]}`), loc)
+	if err != nil || p.Len != 1 {
+		t.Fatalf("page of one record: %d elements, %v", p.Len, err)
+	}
+	if len(p.Invalid) == 1 {
+		return Conversation{}, p.Invalid[0].Reason, p.Invalid[0].Err
+	}
+	return p.Records[0], "", nil
 }
 
 func TestInvalidRecords(t *testing.T) {
@@ -291,7 +306,9 @@ func TestZoneForOffset(t *testing.T) {
 }
 
 // FuzzDecodePage: whatever the body, decoding neither panics nor loses
-// count: every element of data is a record or an invalid one.
+// count (every element of data is a record or an invalid one), and the
+// one-pass decoder answers exactly as the reference decoder
+// (reference_test.go) with the bad_id rule.
 func FuzzDecodePage(f *testing.F) {
 	// The corpus is the seed samples one record per input: whole 60 KB
 	// pages make the coverage-guided mutator crawl (measured: a few execs
@@ -308,8 +325,25 @@ func FuzzDecodePage(f *testing.F) {
 		}
 	}
 	f.Add([]byte(`{"data":[{"conversationId":1,"sessionStartTime":"2025-01-01","csatScore":"x"}]}`))
+	// The hostile shapes: broken records, null data, data not a list, a
+	// record that is a number, nested junk, duplicated keys, huge numbers,
+	// invalid UTF-8, bad ids... (the small ones: big seeds slow the mutator).
+	hostile := hostileBodies()
+	names := make([]string, 0, len(hostile))
+	for name := range hostile {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if len(hostile[name]) <= 4096 {
+			f.Add([]byte(hostile[name]))
+		}
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		p, err := DecodePage(body, ZoneForOffset(300))
+		loc := ZoneForOffset(300)
+		p, err := DecodePage(body, loc)
+		want, wantErr := expectedPage(body, loc)
+		comparePages(t, "fuzzed body", p, err, want, wantErr)
 		if err != nil {
 			return
 		}
@@ -320,6 +354,77 @@ func FuzzDecodePage(f *testing.F) {
 			if p.Records[i].Key() == "" || p.Records[i].Start.IsZero() && !strings.HasPrefix(p.Records[i].StartTime.Raw, "0001") {
 				t.Fatalf("usable record without key or start: %+v", p.Records[i])
 			}
+			if checkKey(p.Records[i].Key()) != nil {
+				t.Fatalf("usable record with a bad key: %q", p.Records[i].Key())
+			}
 		}
 	})
+}
+
+// TestBadID (issue 8): a record whose id cannot be a key — longer than any
+// real id (a 40 kB conversationId blocked its page forever in bbolt),
+// control characters, invalid UTF-8 — is invalid with reason bad_id, without
+// its key, and the rest of the page is used.
+func TestBadID(t *testing.T) {
+	rec := func(idField, id string) string {
+		b, _ := json.Marshal(map[string]string{idField: id, "sessionStartTime": "2025-01-01T00:00:00", "finalStatus": "CLOSED"})
+		return string(b)
+	}
+	ids := []struct {
+		field, id string
+		bad       bool
+	}{
+		{"conversationId", "c-ok-1", false},
+		{"conversationId", strings.Repeat("x", 40000), true},
+		{"conversationId", strings.Repeat("x", MaxKeyBytes), false},
+		{"conversationId", strings.Repeat("x", MaxKeyBytes+1), true},
+		{"sessionId", strings.Repeat("s", MaxKeyBytes-len("session:")), false},
+		{"sessionId", strings.Repeat("s", MaxKeyBytes-len("session:")+1), true},
+		{"conversationId", "c-\x00-nul", true},
+		{"conversationId", "c-\n-newline", true},
+		{"conversationId", "c-\u0085-c1", true},
+		{"conversationId", "c-\xff-invalid-utf8", true}, // Marshal writes U+FFFD, as the decoder would read it
+		{"conversationId", " c-ok-2 ", false},
+		{"conversationId", "c-\u00e9t\u00e9-ok", false},
+	}
+	var parts []string
+	for _, id := range ids {
+		parts = append(parts, rec(id.field, id.id))
+	}
+	// The raw invalid UTF-8 too, as an upstream would send it.
+	parts = append(parts, `{"conversationId":"c-`+"\xff\xfe"+`","sessionStartTime":"2025-01-01T00:00:00"}`)
+	ids = append(ids, struct {
+		field, id string
+		bad       bool
+	}{"conversationId", "raw", true})
+	p, err := DecodePage([]byte(`{"numResults":13,"data":[`+strings.Join(parts, ",")+`]}`), time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := map[int]bool{}
+	for _, inv := range p.Invalid {
+		if inv.Reason != InvalidBadID || inv.Key != "" || inv.Err == nil || len(inv.Err.Error()) > 200 {
+			t.Errorf("element %d: %+v", inv.Index, inv)
+		}
+		bad[inv.Index] = true
+	}
+	good := 0
+	for i, id := range ids {
+		if bad[i] != id.bad {
+			t.Errorf("element %d (%s of %d bytes): invalid %v, want %v", i, id.field, len(id.id), bad[i], id.bad)
+		}
+		if !id.bad {
+			good++
+		}
+	}
+	if len(p.Records) != good || p.Len != len(ids) {
+		t.Errorf("%d records of %d elements, want %d of %d", len(p.Records), p.Len, good, len(ids))
+	}
+	// encoding/json's path (a page the one-pass decoder leaves to it) applies
+	// the same rule.
+	std, err := decodePageStd([]byte(`{"numResults":13,"data":[`+strings.Join(parts, ",")+`]}`), time.UTC)
+	comparePages(t, "decodePageStd", std, err, p, nil)
+	if !slices.Contains(InvalidReasons, InvalidBadID) {
+		t.Error("bad_id is not in InvalidReasons: its counter would not start at 0")
+	}
 }

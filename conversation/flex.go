@@ -141,6 +141,9 @@ func (t Time) In(loc *time.Location) (time.Time, bool) {
 	if t.Raw == "" {
 		return time.Time{}, false
 	}
+	if v, ok := parseLocal(t.Raw, loc); ok {
+		return v, true
+	}
 	for _, l := range zonedLayouts {
 		if v, err := time.Parse(l, t.Raw); err == nil {
 			return v, true
@@ -181,4 +184,72 @@ func (ts *Texts) UnmarshalJSON(b []byte) error {
 		*ts = append(*ts, string(s))
 	}
 	return nil
+}
+
+// parseLocal reads the layout the platform writes almost every time in,
+// "2006-01-02T15:04:05" (or with a space for the T, and a fraction of 1 to
+// 9 digits), by hand: the layouts loop in In would first try the two zoned
+// layouts, which fail on these and allocate their errors. It gives what
+// the loop gives: the zoned layouts need a zone after the seconds, so they
+// fail on every string taken here; the first local layout that fits
+// ("2006-01-02T15:04:05.999999999" or its space variant) is
+// time.ParseInLocation, which for a string without a zone returns
+// time.Date of its fields in loc after checking their ranges; the same
+// ranges are checked here. Anything else (out of range too) returns false
+// and goes through the loop.
+func parseLocal(s string, loc *time.Location) (time.Time, bool) {
+	if len(s) < len("2006-01-02T15:04:05") || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' ') ||
+		s[13] != ':' || s[16] != ':' {
+		return time.Time{}, false
+	}
+	year, ok1 := digits(s[0:4])
+	month, ok2 := digits(s[5:7])
+	day, ok3 := digits(s[8:10])
+	hour, ok4 := digits(s[11:13])
+	minute, ok5 := digits(s[14:16])
+	sec, ok6 := digits(s[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) ||
+		month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	nsec := 0
+	if frac := s[19:]; frac != "" {
+		// "." and 1 to 9 digits; Parse takes more (truncating) and a
+		// comma too, which are left to it.
+		n, ok := digits(frac[1:])
+		if frac[0] != '.' || len(frac) < 2 || len(frac) > 10 || !ok {
+			return time.Time{}, false
+		}
+		for i := len(frac) - 1; i < 9; i++ {
+			n *= 10
+		}
+		nsec = n
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, loc), true
+}
+
+// digits parses a run of ASCII digits (no sign, unlike strconv.Atoi).
+func digits(s string) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, len(s) > 0
+}
+
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }

@@ -147,10 +147,11 @@ func TestSurveysAndInvalidValues(t *testing.T) {
 		"destinations":[{"destinationType":"QueueEntry","queueId":"qu-1","EnterTime":"2025-01-01T10:00:10",
 			"respondingAgent":{"status":"Answered","acceptedTime":"2025-01-01T10:00:05","interactionDuration":-3,
 				"firstResponseTime":"2025-01-01T10:00:25","holdDuration":0}}]}`
-	c, reason, err := conversation.DecodeRecord([]byte(rec), time.UTC)
-	if reason != "" {
-		t.Fatal(reason, err)
+	p, err := conversation.DecodePage([]byte(`{"data":[`+rec+`]}`), time.UTC)
+	if err != nil || len(p.Records) != 1 {
+		t.Fatalf("record not decoded: %v %+v", err, p.Invalid)
 	}
+	c := p.Records[0]
 	o := Derive(&c)
 	wantInvalid := []InvalidValue{
 		{FieldConversationDuration, ReasonNegative}, // ends before it starts
