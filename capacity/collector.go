@@ -41,32 +41,37 @@ func NewCollector(est *Estimator, staffing Staffing) *Collector {
 	q := []string{"queue"}
 	qm := []string{"queue", "model"}
 	d := func(name, help string, labels []string) *prometheus.Desc {
-		return prometheus.NewDesc(prometheus.BuildFQName("smartassist", "capacity", name), "smartassist_exporter: "+help, labels, nil)
+		return prometheus.NewDesc(prometheus.BuildFQName("smartassist", "capacity", name), help, labels, nil)
+	}
+	// Settings and the estimator's own counter are about the exporter:
+	// their HELP names it, as on the other self-metrics.
+	self := func(name, help string, labels []string) *prometheus.Desc {
+		return d(name, "smartassist_exporter: "+help, labels)
 	}
 	return &Collector{
 		est:      est,
 		opts:     est.Options(),
 		staffing: staffing,
 
-		arrivalRate: d("arrival_rate", "Contacts entering the queue per second, λ = queue entries ÷ interval seconds."+fromInterval, q),
-		handle:      d("handle_seconds", "Mean handle time (interaction + after-call work) of the answered queue entries, 1/μ."+fromInterval+" Absent when none has a handle time.", q),
-		patience:    d("patience_seconds", "Mean caller patience, 1/θ = Σ time waited by all entries (answered, abandoned and moved) ÷ abandons: the maximum-likelihood estimate for exponential patience."+fromInterval+" Absent when no entry abandoned (Erlang A is then Erlang C).", q),
-		offeredLoad: d("offered_load_erlangs", "Offered load A = arrival_rate × handle_seconds, in Erlangs: agents busy if every contact were answered."+fromInterval, q),
-		required:    d("required_agents", "Smallest number of agents whose model service level (share of all arrivals answered within smartassist_capacity_service_level_seconds) is at least smartassist_capacity_service_level_target with occupancy at most smartassist_capacity_max_occupancy; model erlang_c (M/M/c) or erlang_a (M/M/c+M, exponential patience = patience_seconds), from offered_load_erlangs."+fromInterval, qm),
-		scheduled:   d("required_scheduled_agents", "Agents to schedule so that required_agents are available after shrinkage: ceil(required_agents ÷ (1 − smartassist_capacity_shrinkage))."+fromInterval, qm),
+		arrivalRate: d("arrival_rate", "Contacts entering the queue per second: queue entries / interval seconds."+fromInterval, q),
+		handle:      d("handle_seconds", "Mean handle time (interaction + after-call work) of the answered queue entries (AHT)."+fromInterval+" Absent when none has a handle time.", q),
+		patience:    d("patience_seconds", "Mean caller patience: sum of the time waited by all entries (answered, abandoned and moved) / abandoned entries, the maximum-likelihood estimate for exponential patience."+fromInterval+" Absent when none abandoned (Erlang A is then Erlang C).", q),
+		offeredLoad: d("offered_load_erlangs", "Offered load A = arrival_rate x handle_seconds, in Erlangs: the agents busy if every contact were answered."+fromInterval, q),
+		required:    d("required_agents", "Smallest number of agents c whose model service level (share of all arrivals answered within smartassist_capacity_service_level_seconds) is at least smartassist_capacity_service_level_target with occupancy at most smartassist_capacity_max_occupancy, for the offered load; model erlang_c (M/M/c, nobody abandons) or erlang_a (M/M/c+M, exponential patience of mean patience_seconds)."+fromInterval, qm),
+		scheduled:   d("required_scheduled_agents", "Agents to schedule so that required_agents are available after shrinkage: ceil(required_agents / (1 - smartassist_capacity_shrinkage))."+fromInterval, qm),
 
-		staffed:          d("staffed_agents", "Agents serving the queue now (available + busy), as the staffing source reports them; only for queues with traffic in the interval.", q),
-		predictedSL:      d("predicted_service_level", "Model service level with floor(staffed_agents) agents: share of all arrivals answered within smartassist_capacity_service_level_seconds (Erlang C: 1 − C(c,A)·exp(−(c−A)·t/AHT), 0 when c ≤ A; Erlang A: abandoned callers count as not answered)."+fromInterval, qm),
-		predictedAbandon: d("predicted_abandon_ratio", "Erlang A share of arrivals that abandon with floor(staffed_agents) agents, patience = patience_seconds."+fromInterval, q),
-		gap:              d("staffing_gap", "required_agents − staffed_agents: positive means understaffed by that many agents, negative overstaffed."+fromInterval, qm),
+		staffed:          d("staffed_agents", "Agents serving the queue now (available + busy) as the live staffing source reports them at scrape; exported for the queues with traffic in the last SMARTASSIST_CAPACITY_INTERVAL (ending SMARTASSIST_CAPACITY_SETTLE before now).", q),
+		predictedSL:      d("predicted_service_level", "Model service level with c = floor(staffed_agents) agents: share of all arrivals answered within smartassist_capacity_service_level_seconds t. Erlang C: 1 - C(c,A) exp(-(c-A) t / handle_seconds), 0 when c <= A. Erlang A: abandoned callers count as not answered."+fromInterval, qm),
+		predictedAbandon: d("predicted_abandon_ratio", "Erlang A share of arrivals that abandon with floor(staffed_agents) agents and mean patience patience_seconds."+fromInterval, q),
+		gap:              d("staffing_gap", "required_agents - staffed_agents: positive is understaffed by that many agents, negative overstaffed."+fromInterval, qm),
 
-		slTarget:     d("service_level_target", "Target share of arrivals answered within smartassist_capacity_service_level_seconds (SMARTASSIST_SERVICE_LEVEL_TARGET).", nil),
-		slSeconds:    d("service_level_seconds", "Service-level threshold in seconds (SMARTASSIST_SERVICE_LEVEL_SECONDS).", nil),
-		maxOccupancy: d("max_occupancy", "Maximum occupancy, carried load ÷ agents, that required_agents allows (SMARTASSIST_MAX_OCCUPANCY).", nil),
-		shrinkage:    d("shrinkage", "Share of scheduled agent time not available for contacts (SMARTASSIST_SHRINKAGE).", nil),
-		interval:     d("interval_seconds", "Length of the interval the capacity gauges are estimated over (SMARTASSIST_CAPACITY_INTERVAL).", nil),
-		settle:       d("settle_seconds", "How long before now the capacity interval ends, to let counting catch up with queue entries (SMARTASSIST_CAPACITY_SETTLE).", nil),
-		samples:      d("samples_total", "Queue entries fed to the capacity estimator, by result: on_time (counted before their time entered the interval), late (after: the interval undercounted them meanwhile), expired (older than the interval, dropped), invalid (dropped).", []string{"result"}),
+		slTarget:     self("service_level_target", "Target share of arrivals answered within smartassist_capacity_service_level_seconds (SMARTASSIST_SERVICE_LEVEL_TARGET).", nil),
+		slSeconds:    self("service_level_seconds", "Service-level threshold in seconds (SMARTASSIST_SERVICE_LEVEL_SECONDS).", nil),
+		maxOccupancy: self("max_occupancy", "Highest occupancy (carried load / agents) required_agents allows (SMARTASSIST_MAX_OCCUPANCY).", nil),
+		shrinkage:    self("shrinkage", "Share of scheduled agent time not available for contacts (SMARTASSIST_SHRINKAGE).", nil),
+		interval:     self("interval_seconds", "Length of the interval the capacity gauges are estimated over (SMARTASSIST_CAPACITY_INTERVAL).", nil),
+		settle:       self("settle_seconds", "How long before now the capacity interval ends, so that counting (at finish, after the reporting delay) catches up with queue entries (SMARTASSIST_CAPACITY_SETTLE).", nil),
+		samples:      self("samples_total", "Queue entries fed to the capacity estimator, by result: on_time (counted before their entry time reached the interval), late (counted after: the interval undercounted them until then), expired (entered before the interval; dropped), invalid (no queue, no entry time, or an entry time in the future; dropped).", []string{"result"}),
 	}
 }
 
@@ -105,21 +110,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 func (c *Collector) collectQueue(e Estimate, gauge func(*prometheus.Desc, float64, ...string)) {
 	q := e.Queue
 	gauge(c.arrivalRate, e.ArrivalRate, q)
-	if math.IsNaN(e.HandleSeconds) {
-		return // no load without a handle time: nothing to plan
-	}
-	gauge(c.handle, e.HandleSeconds, q)
-	gauge(c.offeredLoad, e.OfferedLoad, q)
 	if !math.IsInf(e.PatienceSeconds, 0) && !math.IsNaN(e.PatienceSeconds) {
 		gauge(c.patience, e.PatienceSeconds, q)
 	}
-	traffic := e.Traffic()
-	// Erlang A needs a patience; +Inf (no abandons) is its Erlang C limit.
-	models := Models
-	if math.IsNaN(e.PatienceSeconds) {
-		models = []Model{ModelErlangC}
-	}
-
 	staffed, haveStaffing := 0.0, false
 	if c.staffing != nil {
 		staffed, haveStaffing = c.staffing.StaffedAgents(q)
@@ -128,6 +121,18 @@ func (c *Collector) collectQueue(e Estimate, gauge func(*prometheus.Desc, float6
 			gauge(c.staffed, staffed, q)
 		}
 	}
+	if math.IsNaN(e.HandleSeconds) {
+		return // no load without a handle time: nothing to plan
+	}
+	gauge(c.handle, e.HandleSeconds, q)
+	gauge(c.offeredLoad, e.OfferedLoad, q)
+	traffic := e.Traffic()
+	// Erlang A needs a patience; +Inf (no abandons) is its Erlang C limit.
+	models := Models
+	if math.IsNaN(e.PatienceSeconds) {
+		models = []Model{ModelErlangC}
+	}
+
 	// A fraction of an agent answers nobody: predict with whole agents.
 	agents := int(math.Floor(math.Min(staffed, MaxAgents) + 1e-9))
 

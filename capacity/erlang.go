@@ -291,7 +291,7 @@ func erlangAWith(c int, t Traffic, threshold, b float64, withASA bool) Performan
 		ServiceLevel:       clamp01(1 - pWait + pWait*answeredWithin),
 		ASA:                math.NaN(),
 		MeanWait:           pAbandon * patience,
-		Occupancy:          load * (1 - pAbandon) / float64(c),
+		Occupancy:          math.Min(1, load*(1-pAbandon)/float64(c)),
 	}
 	if withASA {
 		p.ASA = pWait * patience * answeredWaitSum(a, y, logJ) / (1 - pAbandon)

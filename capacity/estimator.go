@@ -117,9 +117,10 @@ type Estimator struct {
 	interval, settle time.Duration
 	now              func() time.Time
 
-	mu      sync.Mutex
-	queues  map[string][]entry // per queue, sorted by entered
-	results map[SampleResult]uint64
+	mu        sync.Mutex
+	queues    map[string][]entry // per queue, sorted by entered
+	results   map[SampleResult]uint64
+	lastSweep time.Time
 }
 
 // entry is a stored sample: 32 bytes.
@@ -192,9 +193,25 @@ func (e *Estimator) Add(s Sample) SampleResult {
 	for i > 0 && q[i-1].entered > entered {
 		i--
 	}
-	q = slices.Insert(q, i, ent)
-	e.queues[s.Queue] = expire(q, start)
+	e.queues[s.Queue] = slices.Insert(q, i, ent)
+	if now.Sub(e.lastSweep) >= time.Second || now.Before(e.lastSweep) {
+		e.sweep(start)
+		e.lastSweep = now
+	}
 	return r
+}
+
+// sweep drops from every queue the entries at or before start, and the
+// queues left empty. Add sweeps at most once a second (of now), so a queue
+// that stopped receiving samples is released even if nobody scrapes.
+func (e *Estimator) sweep(start int64) {
+	for queue, q := range e.queues {
+		if q = expire(q, start); len(q) == 0 {
+			delete(e.queues, queue)
+		} else {
+			e.queues[queue] = q
+		}
+	}
 }
 
 // expire drops the entries at or before start (the slice is sorted), and
@@ -232,14 +249,9 @@ func (e *Estimator) Estimates() []Estimate {
 	seconds := e.interval.Seconds()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.sweep(start)
 	out := make([]Estimate, 0, len(e.queues))
 	for queue, q := range e.queues {
-		q = expire(q, start)
-		if len(q) == 0 {
-			delete(e.queues, queue)
-			continue
-		}
-		e.queues[queue] = q
 		est := Estimate{Queue: queue}
 		var handleSum, waitSum float64
 		handled, waitAbandons := 0, 0

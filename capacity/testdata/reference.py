@@ -90,10 +90,15 @@ def show(name, d):
 if __name__ == "__main__":
     # The reference: 100 contacts per 30 min, AHT 180 s, 20 s, 14 agents.
     show("C ref  lam=100/1800 aht=180 c=14 t=20", erlang_c(F(100, 1800), F(180), 14, F(20)))
+    show("C ref  lam=100/1800 aht=180 c=13 t=20", erlang_c(F(100, 1800), F(180), 13, F(20)))
+    show("C 2E   lam=1/36 aht=72 c=3 t=20", erlang_c(F(1, 36), F(72), 3, F(20)))
+    show("C 2E   lam=1/36 aht=72 c=4 t=20", erlang_c(F(1, 36), F(72), 4, F(20)))
     show("C 500E lam=5/2 aht=200 c=530 t=20", erlang_c(F(5, 2), F(200), 530, F(20)))
     show("C 1000E lam=5 aht=200 c=1030 t=15", erlang_c(F(5), F(200), 1030, F(15)))
     show("C tiny lam=1/120 aht=60 c=1 t=10", erlang_c(F(1, 120), F(60), 1, F(10)))
     show("A ref  lam=100/1800 aht=180 pat=300 c=14 t=20", erlang_a(F(100, 1800), F(180), F(300), 14, F(20)))
+    show("A ref  lam=100/1800 aht=180 pat=300 c=12 t=20", erlang_a(F(100, 1800), F(180), F(300), 12, F(20)))
+    show("A ref  lam=100/1800 aht=180 pat=300 c=13 t=20", erlang_a(F(100, 1800), F(180), F(300), 13, F(20)))
     show("A over lam=100/1800 aht=180 pat=60 c=8 t=20", erlang_a(F(100, 1800), F(180), F(60), 8, F(20)))
     show("A fast lam=100/1800 aht=180 pat=5 c=10 t=20", erlang_a(F(100, 1800), F(180), F(5), 10, F(20)))
     show("A 100E lam=1/2 aht=200 pat=120 c=104 t=20", erlang_a(F(1, 2), F(200), F(120), 104, F(20)))
