@@ -55,7 +55,7 @@ func TestRequiredAgentsMinimal(t *testing.T) {
 		loads = loads[:6]
 	}
 	for _, load := range loads {
-		for _, patience := range []float64{0, 10, 120, 300, 3600, math.Inf(1)} {
+		for _, patience := range []float64{0, 0.5, 10, 120, 300, 3600, 1e7, math.Inf(1)} {
 			for _, g := range []Target{
 				defaultTarget,
 				{ServiceLevel: 0.9, Seconds: 15, MaxOccupancy: 1},
