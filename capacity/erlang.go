@@ -22,9 +22,11 @@
 // probability of waiting is the share of arrivals that find every agent busy;
 // the service level is the share of ALL arrivals answered within the
 // threshold t (in Erlang A an abandoned caller counts as not answered);
-// occupancy is the carried load divided by c. The Erlang A formulas are the
-// closed forms of Mandelbaum and Zeltyn ("The Palm/Erlang-A queue, with
-// applications to call centers", 2007), derived again in erlangA's comment.
+// occupancy is the carried load divided by c. The Erlang A quantities are
+// closed forms of the kind Mandelbaum and Zeltyn summarise for Palm's model
+// ("Service Engineering in Action: The Palm/Erlang-A Queue, with
+// Applications to Call Centers"); ErlangA's comment derives the ones used
+// here, and the tests check them against an independent computation.
 package capacity
 
 import (
@@ -198,8 +200,9 @@ func erlangCWith(c int, load, aht, threshold, b float64) Performance {
 //	occupancy  = A · (1 − P(abandon)) / c
 //	MeanWait   = P(abandon) / θ                              (Little: θ·E[Q] = λ·P(abandon))
 //
-// (Mandelbaum and Zeltyn 2007, §3; pyworkforce's abandonment.py computes
-// the same quantities from the truncated stationary distribution.)
+// (the forms Mandelbaum and Zeltyn give for Palm's model; pyworkforce's
+// abandonment.py computes the same quantities from the truncated
+// stationary distribution and uniformization instead.)
 //
 // Service level. A caller who finds j others waiting reaches an agent after
 // T_j = Σ_{k=0..j} Exp(cμ + kθ) (each step: an agent frees up or one of the

@@ -150,25 +150,24 @@ func NewEstimator(opts Options, now func() time.Time) (*Estimator, error) {
 	}, nil
 }
 
-// bounds returns the interval (start, end] in Unix nanoseconds.
-func (e *Estimator) bounds(now time.Time) (start, end int64) {
-	end = now.Add(-e.settle).UnixNano()
-	return end - int64(e.interval), end
+// bounds returns the interval (start, end].
+func (e *Estimator) bounds(now time.Time) (start, end time.Time) {
+	end = now.Add(-e.settle)
+	return end.Add(-e.interval), end
 }
 
 // Add records one queue entry and returns what it did with it.
 func (e *Estimator) Add(s Sample) SampleResult {
 	now := e.now()
 	start, end := e.bounds(now)
-	entered := s.Entered.UnixNano()
 	var r SampleResult
 	switch {
 	case s.Queue == "" || s.Entered.IsZero() || s.Outcome < Answered || s.Outcome > Other ||
 		s.Entered.After(now.Add(FutureTolerance)):
 		r = SampleInvalid
-	case entered <= start:
+	case !s.Entered.After(start):
 		r = SampleExpired
-	case entered <= end:
+	case !s.Entered.After(end):
 		r = SampleLate
 	default:
 		r = SampleOnTime
@@ -180,6 +179,8 @@ func (e *Estimator) Add(s Sample) SampleResult {
 	if r == SampleInvalid || r == SampleExpired {
 		return r
 	}
+	// Within a day of now, so UnixNano is defined.
+	entered := s.Entered.UnixNano()
 	ent := entry{entered: entered, wait: -1, handle: -1, outcome: s.Outcome}
 	if s.Wait >= 0 {
 		ent.wait = s.Wait.Seconds()
@@ -188,14 +189,11 @@ func (e *Estimator) Add(s Sample) SampleResult {
 		ent.handle = s.Handle.Seconds()
 	}
 	q := e.queues[s.Queue]
-	// Samples arrive roughly in entry order: search from the end.
-	i := len(q)
-	for i > 0 && q[i-1].entered > entered {
-		i--
-	}
+	// Samples come in finish order, not entry order: insert in place.
+	i := sort.Search(len(q), func(i int) bool { return q[i].entered > entered })
 	e.queues[s.Queue] = slices.Insert(q, i, ent)
 	if now.Sub(e.lastSweep) >= time.Second || now.Before(e.lastSweep) {
-		e.sweep(start)
+		e.sweep(start.UnixNano())
 		e.lastSweep = now
 	}
 	return r
@@ -245,7 +243,8 @@ func (e *Estimator) Options() Options { return e.opts }
 // the interval, sorted by queue. A queue without one has no estimate: no
 // traffic is "no series", not zeros.
 func (e *Estimator) Estimates() []Estimate {
-	start, end := e.bounds(e.now())
+	startT, endT := e.bounds(e.now())
+	start, end := startT.UnixNano(), endT.UnixNano()
 	seconds := e.interval.Seconds()
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -52,16 +52,18 @@ func TestEstimatorWindow(t *testing.T) {
 		entered time.Time
 		want    SampleResult
 	}{
-		{t0.Add(-60 * time.Minute), SampleExpired},                 // the start is excluded
-		{t0.Add(-60*time.Minute + time.Nanosecond), SampleLate},    // just inside
-		{t0.Add(-45 * time.Minute), SampleLate},                    // inside
-		{t0.Add(-30 * time.Minute), SampleLate},                    // the end is included
-		{t0.Add(-30*time.Minute + time.Nanosecond), SampleOnTime},  // not settled yet
-		{t0.Add(-time.Minute), SampleOnTime},                       // not settled yet
-		{t0.Add(FutureTolerance), SampleOnTime},                    // platform clock ahead
-		{t0.Add(FutureTolerance + time.Nanosecond), SampleInvalid}, // impossible
-		{t0.Add(-61 * time.Minute), SampleExpired},                 // too old
-		{t0.Add(-24 * time.Hour), SampleExpired},                   // too old
+		{t0.Add(-60 * time.Minute), SampleExpired},                   // the start is excluded
+		{t0.Add(-60*time.Minute + time.Nanosecond), SampleLate},      // just inside
+		{t0.Add(-45 * time.Minute), SampleLate},                      // inside
+		{t0.Add(-30 * time.Minute), SampleLate},                      // the end is included
+		{t0.Add(-30*time.Minute + time.Nanosecond), SampleOnTime},    // not settled yet
+		{t0.Add(-time.Minute), SampleOnTime},                         // not settled yet
+		{t0.Add(FutureTolerance), SampleOnTime},                      // platform clock ahead
+		{t0.Add(FutureTolerance + time.Nanosecond), SampleInvalid},   // impossible
+		{t0.Add(-61 * time.Minute), SampleExpired},                   // too old
+		{t0.Add(-24 * time.Hour), SampleExpired},                     // too old
+		{time.Date(1500, 1, 1, 0, 0, 0, 0, time.UTC), SampleExpired}, // outside UnixNano's range
+		{time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), SampleInvalid}, // outside UnixNano's range
 	} {
 		got := est.Add(Sample{Queue: "sales", Entered: tc.entered, Outcome: Answered, Wait: sec(10), Handle: sec(100)})
 		if got != tc.want {
@@ -82,7 +84,7 @@ func TestEstimatorWindow(t *testing.T) {
 	if len(es) != 1 || es[0].Arrivals != 3 {
 		t.Fatalf("estimates %+v, want sales with the 3 entries inside the interval", es)
 	}
-	want := map[SampleResult]uint64{SampleOnTime: 3, SampleLate: 3, SampleExpired: 3, SampleInvalid: 5}
+	want := map[SampleResult]uint64{SampleOnTime: 3, SampleLate: 3, SampleExpired: 4, SampleInvalid: 6}
 	for r, n := range est.Results() {
 		if n != want[r] {
 			t.Errorf("result %s: %d samples, want %d", r, n, want[r])
