@@ -73,6 +73,8 @@ var golden = []struct {
 	{"A ref 14", ModelErlangA, reference, 14, 20, 0.145260114296361, 0.0139837441224089, 0.916792091863547, 0.704297325626851, 3.87848004452102, 4.19512323672268, false},
 	{"A ref 13", ModelErlangA, reference, 13, 20, 0.225797084047375, 0.0249633036335719, 0.858177700030763, 0.750028227974175, 6.91396830606578, 7.48899109007156, false},
 	{"A ref 12", ModelErlangA, reference, 12, 20, 0.331802035543800, 0.0427111056986069, 0.772279307715614, 0.797740745251161, 11.8614194714083, 12.8133317095821, false},
+	// Half the agents the load needs: y > a+1, the continued-fraction branch of logS.
+	{"A half staffed", ModelErlangA, reference, 5, 20, 0.991792382660566, 0.501203755569441, 0.0157105856351335, 0.997592488861118, 191.454084627928, 150.361126670832, false},
 	{"A overloaded", ModelErlangA, Traffic{ArrivalRate: 100.0 / 1800, HandleSeconds: 180, PatienceSeconds: 60}, 8, 20, 0.625179065739531, 0.278352861583435, 0.527552459445296, 0.902058923020706, 14.0745390659431, 16.7011716950061, false},
 	{"A impatient", ModelErlangA, Traffic{ArrivalRate: 100.0 / 1800, HandleSeconds: 180, PatienceSeconds: 5}, 10, 20, 0.254009641303530, 0.203810492035395, 0.795837834476961, 0.796189507964605, 0.263945805533464, 1.01905246017698, false},
 	{"A 100E", ModelErlangA, Traffic{ArrivalRate: 0.5, HandleSeconds: 200, PatienceSeconds: 120}, 104, 20, 0.316094894563560, 0.0273558747041060, 0.932382460675819, 0.935234735861437, 3.13099435142662, 3.28270496449272, false},
@@ -409,5 +411,39 @@ func TestNoLoadAndNoAgents(t *testing.T) {
 	}
 	if pa.ServiceLevel != 0 || pa.AbandonProbability != 1 || pa.MeanWait != 300 || !math.IsNaN(pa.ASA) {
 		t.Errorf("Erlang A without agents: %+v", pa)
+	}
+}
+
+// TestLogS checks logS (a series below x = s+1, a continued fraction
+// above) against its defining series summed term by term in log space,
+// over both branches and the boundary.
+func TestLogS(t *testing.T) {
+	direct := func(s, x float64) float64 {
+		// log Σ_k x^k / (s(s+1)…(s+k)), terms accumulated with log-sum-exp.
+		logTerm := -math.Log(s)
+		acc := logTerm
+		for k := 1; k < 10_000_000; k++ {
+			logTerm += math.Log(x / (s + float64(k)))
+			hi, lo := math.Max(acc, logTerm), math.Min(acc, logTerm)
+			acc = hi + math.Log1p(math.Exp(lo-hi))
+			if s+float64(k) > x && logTerm < acc-40 {
+				break
+			}
+		}
+		return acc
+	}
+	for _, s := range []float64{0.01, 0.3, 1, 8.33, 23.3, 150, 4000, 1e5} {
+		for _, ratio := range []float64{0, 0.01, 0.5, 0.9, 1, 1.1, 2, 10} {
+			x := s * ratio
+			for _, dx := range []float64{0, 1, 1.0001} { // x = s+1 is the switch
+				if ratio == 1 {
+					x = s + dx
+				}
+				got, want := logS(s, x), direct(s, x)
+				if math.Abs(got-want) > 1e-12*math.Max(1, math.Abs(want)) {
+					t.Errorf("logS(%g, %g) = %.15g, series %.15g", s, x, got, want)
+				}
+			}
+		}
 	}
 }

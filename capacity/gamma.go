@@ -58,9 +58,50 @@ func logS(s, x float64) float64 {
 			break
 		}
 	}
-	lg, _ := math.Lgamma(s)
-	l := lg + x - s*math.Log(x) // log(Γ(s) e^x x^(-s))
+	l := logGammaExpPow(s, x)
 	return l + math.Log1p(-h*math.Exp(-l))
+}
+
+// logGammaExpPow returns log(Γ(s) e^x x^(-s)) = lgamma(s) + x − s·log x.
+// For large s the three terms are each ~s·log s and nearly cancel (they
+// leave ~½·log(2π/s) when x ≈ s), so summing them loses ~s·log s·1e-16;
+// instead Stirling's series for lgamma is folded in:
+//
+//	lgamma(s) + x − s·log x = ½·log(2π/s) + stirling(s) − s·log1pmx((x−s)/s)
+//
+// which only adds terms of the size of the result.
+func logGammaExpPow(s, x float64) float64 {
+	if s < 10 {
+		lg, _ := math.Lgamma(s)
+		return lg + x - s*math.Log(x)
+	}
+	return 0.5*math.Log(2*math.Pi/s) + stirling(s) - s*log1pmx((x-s)/s)
+}
+
+// stirling is lgamma(s) − ((s−½)·log s − s + ½·log 2π), the tail of
+// Stirling's series, for s >= 10 (the next term is below 1e-12 there).
+func stirling(s float64) float64 {
+	r := 1 / (s * s)
+	return (1.0/12 - r*(1.0/360-r*(1.0/1260-r*(1.0/1680)))) / s
+}
+
+// log1pmx returns log(1+u) − u for u > −1, by its series for small u
+// (where the difference would cancel) and directly elsewhere.
+func log1pmx(u float64) float64 {
+	if math.Abs(u) > 0.25 {
+		return math.Log1p(u) - u
+	}
+	// −u²/2 + u³/3 − u⁴/4 + …; |u| <= 1/4 needs < 30 terms for 1e-17.
+	sum, pow := 0.0, u
+	for k := 2; k < 60; k++ {
+		pow *= -u
+		term := pow / float64(k)
+		sum += term
+		if math.Abs(term) < 1e-17*math.Abs(sum) {
+			break
+		}
+	}
+	return sum
 }
 
 // maxIterations bounds the series and the continued fraction of logS: both

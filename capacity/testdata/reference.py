@@ -99,6 +99,7 @@ if __name__ == "__main__":
     show("A ref  lam=100/1800 aht=180 pat=300 c=14 t=20", erlang_a(F(100, 1800), F(180), F(300), 14, F(20)))
     show("A ref  lam=100/1800 aht=180 pat=300 c=12 t=20", erlang_a(F(100, 1800), F(180), F(300), 12, F(20)))
     show("A ref  lam=100/1800 aht=180 pat=300 c=13 t=20", erlang_a(F(100, 1800), F(180), F(300), 13, F(20)))
+    show("A half lam=100/1800 aht=180 pat=300 c=5 t=20", erlang_a(F(100, 1800), F(180), F(300), 5, F(20)))
     show("A over lam=100/1800 aht=180 pat=60 c=8 t=20", erlang_a(F(100, 1800), F(180), F(60), 8, F(20)))
     show("A fast lam=100/1800 aht=180 pat=5 c=10 t=20", erlang_a(F(100, 1800), F(180), F(5), 10, F(20)))
     show("A 100E lam=1/2 aht=200 pat=120 c=104 t=20", erlang_a(F(1, 2), F(200), F(120), 104, F(20)))
