@@ -97,7 +97,9 @@ type Performance struct {
 	ServiceLevel float64
 	// ASA, the average speed of answer: mean wait of the answered
 	// contacts, those answered at once included, in seconds. +Inf when the
-	// queue grows without bound; NaN when nobody is answered (no agents).
+	// queue grows without bound; NaN when nobody is answered (no agents),
+	// and in Erlang A when the sum would take more than 1e7 terms (more
+	// than ~1e7 callers waiting on average).
 	ASA float64
 	// MeanWait: mean time in queue of all arrivals, abandoned ones
 	// included, in seconds (equal to ASA in Erlang C).
@@ -224,9 +226,10 @@ func erlangCWith(c int, load, aht, threshold, b float64) Performance {
 // These formulas were checked against an independent birth-death sum in
 // 500-digit decimal arithmetic (testdata/reference.py).
 //
-// Limits: PatienceSeconds = +Inf is Erlang C, except that with A >= c the
+// Limits: PatienceSeconds = +Inf (or above PatienceRatioLimit handle
+// times) is Erlang C, except that with A >= c the
 // excess abandons in the limit, P(abandon) = 1 − c/A; PatienceSeconds = 0
-// is Erlang B (P(wait) = P(abandon) = B(c, A), SL = 1 − B(c, A)). Without
+// (or below 1/PatienceRatioLimit handle times) is Erlang B (P(wait) = P(abandon) = B(c, A), SL = 1 − B(c, A)). Without
 // agents everybody abandons. A queue with no load answers everyone at once.
 func ErlangA(t Traffic, agents int, thresholdSeconds float64) (Performance, error) {
 	return erlangA(t, agents, thresholdSeconds, true)
@@ -252,7 +255,7 @@ func erlangA(t Traffic, agents int, thresholdSeconds float64, withASA bool) (Per
 // erlangAWith is erlangA given b = B(c, A), for the staffing search.
 func erlangAWith(c int, t Traffic, threshold, b float64, withASA bool) Performance {
 	load := t.Load()
-	patience := t.PatienceSeconds
+	patience := effectivePatience(t)
 	switch {
 	case c == 0:
 		return Performance{WaitProbability: 1, AbandonProbability: 1, ASA: math.NaN(), MeanWait: patience}
@@ -268,7 +271,7 @@ func erlangAWith(c int, t Traffic, threshold, b float64, withASA bool) Performan
 			WaitProbability:    b,
 			AbandonProbability: b,
 			ServiceLevel:       1 - b,
-			Occupancy:          load * (1 - b) / float64(c),
+			Occupancy:          math.Min(1, load*(1-b)/float64(c)),
 		}
 	}
 
@@ -302,12 +305,19 @@ func erlangAWith(c int, t Traffic, threshold, b float64, withASA bool) Performan
 	return p
 }
 
+// maxASATerms bounds the work of the ASA sum: a queue so overloaded that
+// more than this many callers wait on average (y − a) gets ASA NaN.
+const maxASATerms = 1e7
+
 // answeredWaitSum returns Σ_j (w_j/J) · a/(a+j+1) · Σ_{k=0..j} 1/(a+1+k),
 // w_j = y^j / ((a+1)…(a+j)): θ·E[W; answered | wait]. The weights rise
 // while a+j < y and then fall; the sum stops once past the peak a term is
 // below 1e-17 of the total (or at a bound far past that).
 func answeredWaitSum(a, y, logJ float64) float64 {
 	peak := math.Max(0, y-a)
+	if peak > maxASATerms {
+		return math.NaN()
+	}
 	limit := int(peak) + maxIterations(y+a)
 	logW := 0.0      // log w_j
 	h := 1 / (a + 1) // Σ_{k=0..j} 1/(a+1+k)
@@ -324,6 +334,25 @@ func answeredWaitSum(a, y, logJ float64) float64 {
 		}
 	}
 	return sum
+}
+
+// PatienceRatioLimit: ErlangA and RequiredAgents treat a patience more
+// than PatienceRatioLimit times the handle time as infinite (Erlang C) and
+// one less than 1/PatienceRatioLimit times it as zero (Erlang B). The
+// models differ from these limits by O(handle/patience) (resp.
+// O(patience/handle)) — about 1e-7 in the service level even near
+// saturation — and the limits bound the work: a = cμ/θ stays below
+// MaxAgents × PatienceRatioLimit.
+const PatienceRatioLimit = 1e6
+
+func effectivePatience(t Traffic) float64 {
+	switch r := t.PatienceSeconds / t.HandleSeconds; {
+	case r > PatienceRatioLimit:
+		return math.Inf(1)
+	case r < 1/PatienceRatioLimit:
+		return 0
+	}
+	return t.PatienceSeconds
 }
 
 func clamp01(v float64) float64 {

@@ -447,3 +447,43 @@ func TestLogS(t *testing.T) {
 		}
 	}
 }
+
+// TestPatienceRatioLimit: beyond PatienceRatioLimit the exact limits are
+// used, and they agree with the formulas just inside it; an extreme but
+// valid input finishes (bounded work).
+func TestPatienceRatioLimit(t *testing.T) {
+	for _, c := range []int{8, 11, 14} {
+		ec, _ := ErlangC(reference, c, 20)
+		beyond := reference
+		beyond.PatienceSeconds = 180 * PatienceRatioLimit * 1.01
+		if p, _ := ErlangA(beyond, c, 20); p.ServiceLevel != ec.ServiceLevel || p.WaitProbability != ec.WaitProbability {
+			t.Errorf("c=%d patience %g: %+v, want Erlang C %+v", c, beyond.PatienceSeconds, p, ec)
+		}
+		inside := reference
+		inside.PatienceSeconds = 180 * PatienceRatioLimit * 0.99
+		if p, _ := ErlangA(inside, c, 20); math.Abs(p.ServiceLevel-ec.ServiceLevel) > 1e-5 {
+			t.Errorf("c=%d patience %g: SL %g, Erlang C %g", c, inside.PatienceSeconds, p.ServiceLevel, ec.ServiceLevel)
+		}
+		zero := reference
+		zero.PatienceSeconds = 0
+		pb, _ := ErlangA(zero, c, 20)
+		tiny := reference
+		tiny.PatienceSeconds = 180 / PatienceRatioLimit / 1.01
+		if p, _ := ErlangA(tiny, c, 20); p != pb {
+			t.Errorf("c=%d patience %g: %+v, want Erlang B %+v", c, tiny.PatienceSeconds, p, pb)
+		}
+	}
+	// 90 000 Erlangs with callers patient for 10 days at 1 s per contact:
+	// a = cμ/θ near 1e11, the largest the limit allows. (One agent short
+	// of the load still answers 80 % within 20 handle times: the excess
+	// of one caller a second abandons only after ~1e6 s, and the queue of
+	// ~1e6 clears in ~11 s.)
+	huge := Traffic{ArrivalRate: 90000, HandleSeconds: 1, PatienceSeconds: 0.99 * PatienceRatioLimit}
+	c, err := RequiredAgents(ModelErlangA, huge, Target{ServiceLevel: 0.8, Seconds: 20, MaxOccupancy: 1})
+	if err != nil || c < 89000 || c > 90100 || !meets(t, ModelErlangA, huge, Target{ServiceLevel: 0.8, Seconds: 20, MaxOccupancy: 1}, c) {
+		t.Errorf("90 000 Erlangs: %d agents, %v", c, err)
+	}
+	if p, _ := ErlangA(huge, 45000, 20); !math.IsNaN(p.ASA) || math.Abs(p.AbandonProbability-0.5) > 1e-6 {
+		t.Errorf("90 000 Erlangs, 45 000 agents: %+v, want ASA NaN (too many waiting to sum) and half abandoning", p)
+	}
+}

@@ -105,9 +105,10 @@ func log1pmx(u float64) float64 {
 }
 
 // maxIterations bounds the series and the continued fraction of logS: both
-// need O(√s) terms near x ≈ s (the terms fall like exp(-k²/2s)), so 40√s
-// plus a margin is far past convergence; the bound only guarantees that a
-// hostile input cannot loop for long.
+// need O(√s) terms near x ≈ s (the terms fall like exp(−k²/2s), so 1e-17
+// takes about 9√s), and far fewer elsewhere. 20√s plus a margin is past
+// convergence; the absolute cap only guarantees that no input loops for
+// long (ErlangA keeps s below ~1e11, where the cap is not reached).
 func maxIterations(s float64) int {
-	return 200 + int(40*math.Sqrt(s))
+	return int(math.Min(200+20*math.Sqrt(s), 1e7))
 }

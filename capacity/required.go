@@ -60,7 +60,8 @@ func (g Target) validate() error {
 // that no staffing up to MaxAgents meets returns ErrAboveMaxAgents (the
 // search never runs past the cap). A NaN, infinite or negative input, or a
 // target outside its range, returns an error wrapping ErrInvalidInput.
-// Erlang A with PatienceSeconds = +Inf is Erlang C; with 0 it is Erlang B.
+// Erlang A with PatienceSeconds = +Inf (or above PatienceRatioLimit handle
+// times) is Erlang C; with 0 (or below its inverse) it is Erlang B.
 //
 // Search. Erlang C: every c <= A fails and occupancy A/c <= max needs
 // c >= A/max, so the walk starts at the larger bound, computes B(c, A) once
@@ -88,7 +89,7 @@ func RequiredAgents(m Model, t Traffic, target Target) (int, error) {
 		if err := t.validate(true); err != nil {
 			return 0, err
 		}
-		if math.IsInf(t.PatienceSeconds, 1) {
+		if t.Load() > 0 && math.IsInf(effectivePatience(t), 1) {
 			return requiredErlangC(t, target)
 		}
 		return requiredErlangA(t, target)

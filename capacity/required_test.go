@@ -208,3 +208,38 @@ func BenchmarkRequiredAgents(b *testing.B) {
 		}
 	}
 }
+
+// FuzzModels: for any input, the models return an error or probabilities
+// in [0, 1], and RequiredAgents an error or a staffing that meets the
+// target (go test -fuzz FuzzModels ./capacity explores further).
+func FuzzModels(f *testing.F) {
+	f.Add(100.0/1800, 180.0, 300.0, 14, 20.0, 0.8, 0.85)
+	f.Add(5.0, 200.0, 1e6, 900, 0.0, 0.99, 1.0)
+	f.Add(1e-9, 1e-9, 1e-9, 0, 1e9, 0.01, 0.01)
+	f.Add(3.0, 3600.0, 0.0, 1, 20.0, 0.5, 0.5)
+	f.Fuzz(func(t *testing.T, rate, handle, patience float64, agents int, threshold, sl, occ float64) {
+		tr := Traffic{ArrivalRate: rate, HandleSeconds: handle, PatienceSeconds: patience}
+		agents %= 20000
+		for _, m := range Models {
+			var p Performance
+			var err error
+			if m == ModelErlangC {
+				p, err = ErlangC(tr, agents, threshold)
+			} else {
+				p, err = erlangA(tr, agents, threshold, false)
+			}
+			if err == nil {
+				for _, v := range []float64{p.WaitProbability, p.AbandonProbability, p.ServiceLevel, p.Occupancy} {
+					if !(v >= 0 && v <= 1) {
+						t.Fatalf("%s %+v c=%d t=%g: %+v", m, tr, agents, threshold, p)
+					}
+				}
+			}
+			g := Target{ServiceLevel: sl, Seconds: threshold, MaxOccupancy: occ}
+			c, err := RequiredAgents(m, tr, g)
+			if err == nil && c < 2000 && !meets(t, m, tr, g, c) {
+				t.Fatalf("%s %+v %+v: %d agents do not meet the target", m, tr, g, c)
+			}
+		}
+	})
+}
