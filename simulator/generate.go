@@ -19,11 +19,48 @@ type Profile struct {
 	LateShare float64
 	// BrokenShare is the share of records rendered unusable.
 	BrokenShare float64
+	// Shape, when set, scales the arrival rate at t (a daily curve,
+	// bursts), up to ShapeMax; queue waits grow with its square, so that
+	// the live waiting counts rise in a burst and fall after it.
+	Shape func(t time.Time) float64
+}
+
+// ShapeMax bounds Profile.Shape.
+const ShapeMax = 3.0
+
+// shapeAt is the profile's rate factor at t, within [0, ShapeMax].
+func (p Profile) shapeAt(t time.Time) float64 {
+	if p.Shape == nil {
+		return 1
+	}
+	return min(max(p.Shape(t), 0), ShapeMax)
 }
 
 // DemoProfile is a small, busy contact center: enough traffic to move every
 // panel within a minute.
-var DemoProfile = Profile{PerHour: 900, OpenShare: 0.6, LateShare: 0.02, BrokenShare: 0.003}
+var DemoProfile = Profile{PerHour: 900, OpenShare: 0.6, LateShare: 0.02, BrokenShare: 0.003, Shape: DemoShape}
+
+// DemoShape is a daily curve (busiest mid-afternoon UTC, quiet at night)
+// with a two-minute burst of two and a half times the traffic every ten
+// minutes: the live dashboard shows waiting rising and falling within a
+// few minutes of -demo.
+func DemoShape(t time.Time) float64 {
+	f := demoDaily(t)
+	if t.Minute()%10 < 2 {
+		f *= 2.5
+	}
+	return f
+}
+
+// demoDaily is the daily curve, between 0.5 and 1.2.
+func demoDaily(t time.Time) float64 {
+	h := float64(t.Hour()) + float64(t.Minute())/60
+	return 0.85 + 0.35*math.Sin(2*math.Pi*(h-9)/24)
+}
+
+// DemoStaff is the demo's logged-in agents per queue: the daily curve,
+// not the bursts (nobody staffs for those).
+func DemoStaff(t time.Time, _ string) int { return int(math.Round(6 * demoDaily(t))) }
 
 type queue struct{ id, name string }
 
@@ -61,7 +98,15 @@ func (s *Server) Generate(from, to time.Time, p Profile) []*Conversation {
 	var out []*Conversation
 	if p.PerHour > 0 {
 		mean := float64(time.Hour) / p.PerHour
+		if p.Shape != nil {
+			// Thinning: candidates at the highest rate, each kept with
+			// probability shape/ShapeMax.
+			mean /= ShapeMax
+		}
 		for t := from.Add(time.Duration(g.rng.ExpFloat64() * mean)); t.Before(to); t = t.Add(time.Duration(g.rng.ExpFloat64() * mean)) {
+			if p.Shape != nil && g.rng.Float64()*ShapeMax >= p.shapeAt(t) {
+				continue
+			}
 			out = append(out, g.conversation(t.Truncate(time.Second), p))
 		}
 	}
@@ -145,6 +190,9 @@ func (g *generator) conversation(start time.Time, p Profile) *Conversation {
 		channel, waitMedian, talkMedian = "System Mail", 600, 900
 	}
 	c.Channel = channel
+	if f := p.shapeAt(start); f > 1 {
+		waitMedian *= f * f // a burst: the same agents, longer waits
+	}
 
 	// Bot-only sessions: contained by the bot, no conversationId.
 	if channel != "System Mail" && g.chance(0.25) {
