@@ -404,3 +404,33 @@ func (s *Server) serveQueueSize(w http.ResponseWriter, r *http.Request) {
 		"queueSummary": map[string]any{"avgWait": avg, "maxWait": oldest.Milliseconds(), "ASA": avg},
 	}})
 }
+
+// LiveQueue is what the live endpoints say of one queue at a time, summed
+// over its channels and directions: what a test of the live collector
+// should have seen.
+type LiveQueue struct {
+	Waiting, Ongoing, Overdue int
+	LongestWait               time.Duration
+	Agents                    map[string]int // available, busy, away, offline
+}
+
+// LiveQueues returns the live state of every queue at now, by name.
+func (s *Server) LiveQueues(now time.Time) map[string]LiveQueue {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rows, ongoing := s.liveStateAt(now, now.Add(-time.Hour))
+	out := map[string]LiveQueue{}
+	for _, q := range s.liveQueues() {
+		lq := LiveQueue{Agents: s.agentsAt(now, q, ongoing[q.id])}
+		for k, r := range rows {
+			if k.queueID == q.id {
+				lq.Waiting += r.waiting
+				lq.Ongoing += r.ongoing
+				lq.Overdue += r.overdue
+				lq.LongestWait = max(lq.LongestWait, r.oldestWait)
+			}
+		}
+		out[q.name] = lq
+	}
+	return out
+}
