@@ -90,8 +90,11 @@ func (r *rig) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
+// upstream builds the shared client with a budget of perMinute, on a
+// fresh registry (call it before building collectors).
 func (r *rig) upstream(t testing.TB, perMinute float64) *upstream.Client {
 	t.Helper()
+	r.reg = prometheus.NewRegistry()
 	tokens := upstream.NewMintedTokensAt("cs-1", func() (string, error) { return "secret", nil }, r.clock.Now)
 	up, err := upstream.New(upstream.Config{BaseURL: r.url, AccountID: "acc", RequestTimeout: 5 * time.Second},
 		&http.Client{}, tokens, upstream.NewBudget(perMinute), upstream.NewRequestMetrics(r.reg, perMinute, Endpoints...), r.logger())

@@ -79,10 +79,10 @@ func (s *Server) liveQueues() []queue {
 // liveRow is one queue x channel x direction of the live state.
 type liveRow struct {
 	waiting, ongoing, overdue int
-	oldestWait               time.Duration
-	waitSum, handleSum       time.Duration
-	answered, total          int
-	answeredInTarget         int
+	oldestWait                time.Duration
+	waitSum, handleSum        time.Duration
+	answered, total           int
+	answeredInTarget          int
 }
 
 // liveChannel maps a conversation's channel to Queue Performance's
