@@ -96,7 +96,8 @@ func TestLive429DoesNotStarveCallDetails(t *testing.T) {
 	if polls < 2 {
 		t.Errorf("%v failed live polls while call details ran; the live loop should have kept polling", polls)
 	}
-	if n := r.requests(EndpointQueuePerformance); n != polls {
+	// The last poll may have been cut by the cancel before it sent.
+	if n := r.requests(EndpointQueuePerformance); n > polls || n < polls-1 {
 		t.Errorf("%v live requests for %v polls: a refused live request must not be retried", n, polls)
 	}
 	if up := r.gauges(t, "smartassist_live_up")[""]; up != 0 {
