@@ -58,9 +58,14 @@ func demoDaily(t time.Time) float64 {
 	return 0.85 + 0.35*math.Sin(2*math.Pi*(h-9)/24)
 }
 
-// DemoStaff is the demo's logged-in agents per queue: the daily curve,
-// not the bursts (nobody staffs for those).
-func DemoStaff(t time.Time, _ string) int { return int(math.Round(6 * demoDaily(t))) }
+// DemoStaff is the demo's logged-in agents per queue (of a roster of
+// DemoRoster): a few more than the demo's usual concurrent conversations
+// per queue, following the daily curve but not the bursts (nobody staffs
+// for those), so agents run out in a burst.
+func DemoStaff(t time.Time, _ string) int { return int(math.Round(22 * demoDaily(t))) }
+
+// DemoRoster is the agents assigned to each demo queue.
+const DemoRoster = 30
 
 type queue struct{ id, name string }
 

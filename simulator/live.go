@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"math"
 	"net/http"
 	"sort"
 	"strconv"
@@ -109,9 +110,13 @@ type liveKey struct{ queueID, channel, direction string }
 
 // liveStateAt derives every queue's live rows and its busy agents at now
 // from the conversations; since is the start of the day's range.
+//
+// The second map is the agents each queue's ongoing conversations keep
+// busy: one per call, one per three chats or emails (agents handle several
+// digital conversations at once).
 func (s *Server) liveStateAt(now, since time.Time) (map[liveKey]*liveRow, map[string]int) {
 	rows := map[liveKey]*liveRow{}
-	ongoingByQueue := map[string]int{}
+	load := map[string]float64{}
 	for _, c := range s.order {
 		if c.Start.After(now) {
 			continue
@@ -145,7 +150,11 @@ func (s *Server) liveStateAt(now, since time.Time) (map[liveKey]*liveRow, map[st
 				}
 			case seg != nil && now.Before(seg.end()):
 				r.ongoing++
-				ongoingByQueue[d.QueueID]++
+				if k.channel == "Voice" {
+					load[d.QueueID]++
+				} else {
+					load[d.QueueID] += 1.0 / 3
+				}
 			}
 			if !d.Enter.Before(since) && !waitEnd.After(now) {
 				r.total++
@@ -160,11 +169,15 @@ func (s *Server) liveStateAt(now, since time.Time) (map[liveKey]*liveRow, map[st
 			}
 		}
 	}
-	return rows, ongoingByQueue
+	busy := make(map[string]int, len(load))
+	for q, l := range load {
+		busy[q] = int(math.Ceil(l - 1e-9))
+	}
+	return rows, busy
 }
 
 // agentsAt is a queue's agents by status: logged in from the profile's
-// staff, busy as many as it has conversations ongoing (at most the staff),
+// staff, busy as many as its ongoing conversations need (at most the staff),
 // one away now and then, the rest of the roster offline.
 func (s *Server) agentsAt(now time.Time, q queue, ongoing int) map[string]int {
 	roster := s.live.opts.RosterSize
