@@ -69,7 +69,7 @@ type rig struct {
 	logs  *syncBuffer
 }
 
-func newRig(t *testing.T, live simulator.LiveOptions, wrap func(http.Handler) http.Handler) *rig {
+func newRig(t testing.TB, live simulator.LiveOptions, wrap func(http.Handler) http.Handler) *rig {
 	t.Helper()
 	clock := &fakeClock{t: t0}
 	sim := simulator.New(simulator.Options{AccountID: "acc", StreamID: "st", ClientID: "cs-1", ClientSecret: "secret", Seed: 7, Now: clock.Now})
