@@ -111,9 +111,8 @@ type liveKey struct{ queueID, channel, direction string }
 // liveStateAt derives every queue's live rows and its busy agents at now
 // from the conversations; since is the start of the day's range.
 //
-// The second map is the agents each queue's ongoing conversations keep
-// busy: one per call, one per three chats or emails (agents handle several
-// digital conversations at once).
+// The second map is the agents each queue's ongoing calls and chats keep
+// busy, one each (emails are worked between them and not counted).
 func (s *Server) liveStateAt(now, since time.Time) (map[liveKey]*liveRow, map[string]int) {
 	rows := map[liveKey]*liveRow{}
 	load := map[string]float64{}
@@ -150,10 +149,8 @@ func (s *Server) liveStateAt(now, since time.Time) (map[liveKey]*liveRow, map[st
 				}
 			case seg != nil && now.Before(seg.end()):
 				r.ongoing++
-				if k.channel == "Voice" {
+				if k.channel != "emailInst-support" {
 					load[d.QueueID]++
-				} else {
-					load[d.QueueID] += 1.0 / 3
 				}
 			}
 			if !d.Enter.Before(since) && !waitEnd.After(now) {

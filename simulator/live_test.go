@@ -83,3 +83,42 @@ func TestQueuePerformanceAsDocumented(t *testing.T) {
 		t.Errorf("unknown queue: %d", rec.Code)
 	}
 }
+
+// TestDemoBurst: with the demo's profile and staffing, contacts waiting
+// (calls and chats) rise during a burst and fall after it, and the
+// available agents do the opposite: what -demo's Live dashboard shows.
+func TestDemoBurst(t *testing.T) {
+	burst := time.Date(2026, 3, 10, 14, 10, 0, 0, time.UTC) // bursts at minutes 0-2 of every 10
+	s := New(Options{AccountID: "acc", StreamID: "st", ClientID: "cs", ClientSecret: "secret", Seed: 11})
+	s.SetLive(LiveOptions{Staff: DemoStaff, RosterSize: DemoRoster})
+	s.Generate(burst.Add(-2*time.Hour), burst.Add(10*time.Minute), DemoProfile)
+	// Waiting calls and chats, and available agents, over every queue;
+	// averaged over a minute of 15 s polls to smooth the Poisson noise.
+	at := func(from time.Time) (waiting, available float64) {
+		for i := range 4 {
+			now := from.Add(time.Duration(i) * 15 * time.Second)
+			s.mu.Lock()
+			rows, _ := s.liveStateAt(now, now.Add(-time.Hour))
+			s.mu.Unlock()
+			for k, r := range rows {
+				if k.channel != "emailInst-support" {
+					waiting += float64(r.waiting) / 4
+				}
+			}
+			for _, q := range s.LiveQueues(now) {
+				available += float64(q.Agents["available"]) / 4
+			}
+		}
+		return waiting, available
+	}
+	wBefore, aBefore := at(burst.Add(-90 * time.Second))
+	wPeak, aPeak := at(burst.Add(time.Minute))
+	wAfter, aAfter := at(burst.Add(7 * time.Minute))
+	t.Logf("waiting before %.1f, in the burst %.1f, after %.1f; available %.1f, %.1f, %.1f", wBefore, wPeak, wAfter, aBefore, aPeak, aAfter)
+	if !(wPeak > 2*wBefore && wPeak > 2*wAfter) {
+		t.Errorf("waiting does not rise in the burst and fall after: %.1f, %.1f, %.1f", wBefore, wPeak, wAfter)
+	}
+	if !(aPeak < aBefore && aPeak < aAfter) {
+		t.Errorf("available agents do not dip in the burst: %.1f, %.1f, %.1f", aBefore, aPeak, aAfter)
+	}
+}
