@@ -426,3 +426,36 @@ func TestQueueSizeRoundRobin(t *testing.T) {
 		t.Errorf("oldest reading %vs old, want 75s (24 queues at 5 a poll, one poll for the list)", age)
 	}
 }
+
+// TestLabelCaps: past SMARTASSIST_MAX_QUEUES / MAX_CHANNELS the extra
+// queues and channels of a poll are shown together as "other", their
+// counts summed (nothing lost), and the folded queues are counted.
+func TestLabelCaps(t *testing.T) {
+	r := newRig(t, simulator.LiveOptions{}, nil)
+	c := r.collector(Options{MaxQueues: 2, MaxChannels: 2})
+	if err := c.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := r.sim.LiveQueues(r.clock.Now())
+	waiting := sumBy(r.gauges(t, "smartassist_queue_waiting"))
+	// Sorted by name: Billing and Retention keep their label.
+	if len(waiting) != 3 || waiting["Billing"] != float64(want["Billing"].Waiting) ||
+		waiting["other"] != float64(want["Sales"].Waiting+want["Support"].Waiting) {
+		t.Errorf("waiting by queue %v; want Billing %d, Retention %d, other %d", waiting,
+			want["Billing"].Waiting, want["Retention"].Waiting, want["Sales"].Waiting+want["Support"].Waiting)
+	}
+	agents := r.gauges(t, "smartassist_queue_agents")
+	if got, w := agents["other/busy"], want["Sales"].Agents["busy"]+want["Support"].Agents["busy"]; got != float64(w) {
+		t.Errorf("other/busy = %v, want %d", got, w)
+	}
+	channels := map[string]bool{}
+	for k := range r.gauges(t, "smartassist_queue_waiting") {
+		channels[strings.Split(k, "/")[1]] = true
+	}
+	if len(channels) != 3 || !channels["other"] {
+		t.Errorf("channels %v, want 2 kept and other", channels)
+	}
+	if n := r.gauges(t, "smartassist_exporter_live_queues_folded")[""]; n != 2 {
+		t.Errorf("%v queues folded, want 2", n)
+	}
+}
