@@ -24,6 +24,11 @@ const (
 // session start lies outside the window the exporter asked for.
 const InvalidOutsideWindow = "outside_window"
 
+// InvalidBadStartTime is the invalid_records_total reason of a record whose
+// session start the state refuses to hold (OutcomeBadStart: before 1970 or
+// more than 48 h ahead of the exporter's clock).
+const InvalidBadStartTime = "bad_start_time"
+
 // Scan kinds: label values of the poll histogram.
 const (
 	ScanRecent = "recent" // the recent window (and a step of the sweep), every poll
@@ -95,7 +100,7 @@ func newPollMetrics(reg prometheus.Registerer, pollInterval time.Duration, lag f
 	for _, r := range []string{ResultCounted, ResultDuplicate, ResultOpen, ResultInvalid, ResultExpired} {
 		m.records.WithLabelValues(r)
 	}
-	for _, r := range slices.Concat(conversation.InvalidReasons, []string{InvalidOutsideWindow}) {
+	for _, r := range slices.Concat(conversation.InvalidReasons, []string{InvalidOutsideWindow, InvalidBadStartTime}) {
 		m.invalidRecords.WithLabelValues(r)
 	}
 	for _, s := range []string{ScanRecent, ScanFull} {
