@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -49,6 +50,9 @@ type State struct {
 	path string
 	now  func() time.Time
 	log  *slog.Logger
+
+	onCorrupt   func(error)
+	corruptOnce sync.Once
 }
 
 // StateOptions are OpenStateWith's options; the zero value is what
@@ -63,6 +67,10 @@ type StateOptions struct {
 	// NoSync skips fsync: for benchmarks that measure layout, never for
 	// a real state.
 	NoSync bool
+	// OnCorrupt is called once when a transaction finds the file damaged
+	// after it was opened (a page overwritten while the exporter runs):
+	// the process should stop rather than poll on a state it cannot trust.
+	OnCorrupt func(error)
 }
 
 var (
@@ -186,7 +194,7 @@ func OpenStateWith(path string, o StateOptions) (*State, error) {
 		}
 		return nil, fmt.Errorf("opening state file %s: %w", path, err)
 	}
-	s := &State{db: db, path: path, now: o.Now, log: o.Log}
+	s := &State{db: db, path: path, now: o.Now, log: o.Log, onCorrupt: o.OnCorrupt}
 	if err := s.prepare(); err != nil {
 		db.Close()
 		return nil, err
@@ -589,11 +597,18 @@ func (s *State) migrateV1(tx *bolt.Tx) error {
 // trusts the pages it maps, so a page overwritten by something else can
 // make it panic or fault; that becomes an ErrCorruptState.
 func (s *State) view(fn func(*bolt.Tx) error) error {
-	return guard(s.path, func() error { return s.db.View(fn) })
+	return s.corrupted(guard(s.path, func() error { return s.db.View(fn) }))
 }
 
 func (s *State) update(fn func(*bolt.Tx) error) error {
-	return guard(s.path, func() error { return s.db.Update(fn) })
+	return s.corrupted(guard(s.path, func() error { return s.db.Update(fn) }))
+}
+
+func (s *State) corrupted(err error) error {
+	if s.onCorrupt != nil && errors.Is(err, ErrCorruptState) {
+		s.corruptOnce.Do(func() { s.onCorrupt(err) })
+	}
+	return err
 }
 
 func guard(path string, fn func() error) (err error) {

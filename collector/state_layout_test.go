@@ -456,7 +456,11 @@ func TestCorruptDataPages(t *testing.T) {
 	t.Run("while running", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "state.db")
 		filledState(t, path, 2000)
-		s := openTestState(t, path)
+		var reported []error
+		s, err := OpenStateWith(path, StateOptions{OnCorrupt: func(err error) { reported = append(reported, err) }})
+		if err != nil {
+			t.Fatal(err)
+		}
 		defer s.Close()
 		scribbleDataPages(t, path, 2)
 		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -470,6 +474,9 @@ func TestCorruptDataPages(t *testing.T) {
 		}
 		if _, err := s.Open(); err != nil && !errors.Is(err, ErrCorruptState) {
 			t.Errorf("Open: %v", err)
+		}
+		if len(reported) != 1 || !errors.Is(reported[0], ErrCorruptState) {
+			t.Errorf("OnCorrupt called with %v, want one ErrCorruptState", reported)
 		}
 	})
 }
