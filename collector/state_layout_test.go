@@ -468,7 +468,7 @@ func TestCorruptDataPages(t *testing.T) {
 		for i := 0; i < 100; i++ {
 			entries = append(entries, Entry{Key: "c-" + strconv.Itoa(i*13), Start: t0.Add(time.Duration(i*13) * time.Minute), Finished: true})
 		}
-		_, err := s.Apply(entries)
+		_, err = s.Apply(entries)
 		if !errors.Is(err, ErrCorruptState) {
 			t.Fatalf("Apply on overwritten pages: %v, want ErrCorruptState", err)
 		}
