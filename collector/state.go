@@ -366,7 +366,11 @@ func (s *State) Apply(entries []Entry) ([]Outcome, error) {
 // will never be read again, so they can no longer be seen finishing). It
 // moves the horizon to the first hour kept, so that a forgotten
 // conversation, should a longer lookback read it again, is not counted
-// twice. With nothing to forget it writes nothing.
+// twice. The horizon moves even when nothing was stored before it: a
+// conversation of that time was never read by this state's lookback, and a
+// longer lookback must not count it now (it may have been counted by the
+// state this one replaced). With nothing to forget and the horizon in
+// place it writes nothing: one write an hour, not one a poll.
 func (s *State) Prune(cutoff time.Time) (counted, openExpired int, err error) {
 	if cutoff.Unix() < 0 {
 		return 0, 0, nil
@@ -380,7 +384,8 @@ func (s *State) Prune(cutoff time.Time) (counted, openExpired int, err error) {
 		k, _ := tx.Bucket(bucketHours).Cursor().First()
 		ok, _ := tx.Bucket(bucketOpen).Cursor().First()
 		due = (k != nil && bytes.Compare(k, hk[:]) < 0) ||
-			(len(ok) >= 8 && int64(binary.BigEndian.Uint64(ok[:8])) < horizon.Unix())
+			(len(ok) >= 8 && int64(binary.BigEndian.Uint64(ok[:8])) < horizon.Unix()) ||
+			horizon.After(getTime(tx.Bucket(bucketMeta), metaHorizon))
 		return nil
 	})
 	if err != nil || !due {
