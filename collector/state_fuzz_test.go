@@ -18,6 +18,9 @@ func FuzzStateApply(f *testing.F) {
 	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15})
 	f.Add([]byte("\x05\x10\x20\x30\x05\x10\x20\x31\xf0\x00\x05\x10\x20\x30\xf1"))
 	f.Add([]byte{1, 0xfe, 0xfd, 0xfc, 2, 0xff, 0, 1, 0xf0, 0x80, 3, 1, 1, 1, 0xf1, 3, 1, 1, 0})
+	// A prune with nothing stored yet moves the horizon: an older start
+	// read afterwards is expired, not new.
+	f.Add([]byte{0xf0, 0x10, 0x00, 0x01, 0x20, 0x01})
 	f.Add([]byte("some longer input with many different bytes 0123456789 !@#$%^&*()"))
 	now := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, data []byte) {
