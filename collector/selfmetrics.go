@@ -26,8 +26,9 @@ const InvalidOutsideWindow = "outside_window"
 
 // InvalidBadStartTime is the invalid_records_total reason of a record whose
 // session start the state refuses to hold (OutcomeBadStart: before 1970 or
-// more than 48 h ahead of the exporter's clock).
-const InvalidBadStartTime = "bad_start_time"
+// more than 48 h ahead of the exporter's clock): the decoder's reason for a
+// start it cannot read, since either way the start is unusable.
+const InvalidBadStartTime = conversation.InvalidStartTime
 
 // Scan kinds: label values of the poll histogram.
 const (
@@ -100,7 +101,7 @@ func newPollMetrics(reg prometheus.Registerer, pollInterval time.Duration, lag f
 	for _, r := range []string{ResultCounted, ResultDuplicate, ResultOpen, ResultInvalid, ResultExpired} {
 		m.records.WithLabelValues(r)
 	}
-	for _, r := range slices.Concat(conversation.InvalidReasons, []string{InvalidOutsideWindow, InvalidBadStartTime}) {
+	for _, r := range slices.Concat(conversation.InvalidReasons, []string{InvalidOutsideWindow}) {
 		m.invalidRecords.WithLabelValues(r)
 	}
 	for _, s := range []string{ScanRecent, ScanFull} {
