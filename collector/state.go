@@ -444,6 +444,25 @@ func (s *State) Open() ([]Entry, error) {
 	return entries, err
 }
 
+// Counted reports whether the conversation with this key and session start
+// is counted: for a reader that learns of conversations elsewhere (the List
+// of Conversations API's _id is the same c-... key).
+func (s *State) Counted(key string, start time.Time) (bool, error) {
+	if start.Unix() < 0 {
+		return false, nil
+	}
+	counted := false
+	err := s.view(func(tx *bolt.Tx) error {
+		var hk [4]byte
+		var k [8]byte
+		binary.BigEndian.PutUint64(k[:], ConversationKeyHash(key))
+		hb := tx.Bucket(bucketHours).Bucket(hourKey(&hk, start))
+		counted = hb != nil && hb.Get(k[:]) != nil
+		return nil
+	})
+	return counted, err
+}
+
 // Sizes returns how many conversations are remembered as counted and open
 // (kept as counts: no walk).
 func (s *State) Sizes() (counted, open int) {

@@ -79,6 +79,15 @@ func TestStateExactlyOnce(t *testing.T) {
 	if c, o := s.Sizes(); c != 2 || o != 0 {
 		t.Errorf("sizes %d %d", c, o)
 	}
+	if ok, err := s.Counted("c-a", a.Start); !ok || err != nil {
+		t.Errorf("Counted(c-a) = %v, %v", ok, err)
+	}
+	if ok, _ := s.Counted("c-a", a.Start.Add(-time.Hour)); ok {
+		t.Error("Counted(c-a) an hour earlier: the start hour is part of the identity")
+	}
+	if ok, _ := s.Counted("c-z", a.Start); ok {
+		t.Error("Counted(c-z): never seen")
+	}
 }
 
 func TestStatePrune(t *testing.T) {
