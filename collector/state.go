@@ -279,6 +279,8 @@ func (s *State) Apply(entries []Entry) ([]Outcome, error) {
 		horizon := getTime(tx.Bucket(bucketMeta), metaHorizon)
 		var hk [4]byte
 		var key [8]byte
+		// A page's entries mostly share an hour: look its bucket up once.
+		lastHour, hb := int64(-1), (*bolt.Bucket)(nil)
 		for i, e := range entries {
 			if e.Start.Unix() < 0 || e.Start.After(latest) {
 				out[i] = OutcomeBadStart
@@ -290,7 +292,10 @@ func (s *State) Apply(entries []Entry) ([]Outcome, error) {
 			}
 			hashes[i] = ConversationKeyHash(e.Key)
 			binary.BigEndian.PutUint64(key[:], hashes[i])
-			if hb := hours.Bucket(hourKey(&hk, e.Start)); hb != nil && hb.Get(key[:]) != nil {
+			if h := e.Start.Unix() / 3600; h != lastHour {
+				lastHour, hb = h, hours.Bucket(hourKey(&hk, e.Start))
+			}
+			if hb != nil && hb.Get(key[:]) != nil {
 				out[i] = OutcomeDuplicate
 				continue
 			}
@@ -314,14 +319,18 @@ func (s *State) Apply(entries []Entry) ([]Outcome, error) {
 		countedN, openN := getU64(meta, metaCountedN), getU64(meta, metaOpenN)
 		var hk [4]byte
 		var key [8]byte
+		lastHour, hb := int64(-1), (*bolt.Bucket)(nil)
 		for i, e := range entries {
 			if out[i] != OutcomeNew && out[i] != OutcomeOpen {
 				continue
 			}
 			binary.BigEndian.PutUint64(key[:], hashes[i])
-			hb, err := hours.CreateBucketIfNotExists(hourKey(&hk, e.Start))
-			if err != nil {
-				return err
+			if h := e.Start.Unix() / 3600; h != lastHour {
+				var err error
+				if hb, err = hours.CreateBucketIfNotExists(hourKey(&hk, e.Start)); err != nil {
+					return err
+				}
+				lastHour = h
 			}
 			if hb.Get(key[:]) != nil { // the same key earlier in this batch
 				out[i] = OutcomeDuplicate

@@ -31,7 +31,7 @@ const (
 var layoutT0 = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 
 func layoutEntry(rng *rand.Rand, i int) Entry {
-	start := layoutT0.Add(time.Duration(i) * (7 * 24 * time.Hour) / layoutEntries)
+	start := layoutT0.Add(time.Duration(i) * (7 * 24 * time.Hour / layoutEntries))
 	key := fmt.Sprintf("c-%07x-%04x-4%03x-a%03x-%012x", rng.Uint32()&0xfffffff, rng.IntN(0xffff), rng.IntN(0xfff), rng.IntN(0xfff), i)
 	return Entry{Key: key, Start: start, Channel: "Voice", Finished: i%33 != 0}
 }
@@ -285,6 +285,7 @@ func BenchmarkStateSizes1M(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer db.Close()
+		b.ResetTimer()
 		for range b.N {
 			_ = db.View(func(tx *bolt.Tx) error {
 				_ = tx.Bucket(v1BucketCounted).Stats().KeyN + tx.Bucket(v1BucketOpen).Stats().KeyN
@@ -298,6 +299,7 @@ func BenchmarkStateSizes1M(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer s.Close()
+		b.ResetTimer()
 		for range b.N {
 			if c, _ := s.Sizes(); c < layoutEntries*9/10 {
 				b.Fatalf("counted %d", c)
