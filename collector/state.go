@@ -25,7 +25,7 @@ import (
 // Layout (version 2). A conversation is identified by the hour its session
 // started in and the 64-bit FNV-1a hash of its key (ConversationKeyHash):
 //
-//	hours/<hour: 4 bytes BE, hours since 1970>/<hash: 8 bytes> -> 'c'   counted
+//	hours/<hour: 4 bytes BE, hours since 1970>/<hash: 8 bytes> -> (empty)  counted
 //	open-by-start/<start: 8 bytes BE unix s><hash: 8 bytes>  -> channel length (1) + channel + key
 //	meta/version, watermark, horizon, counted-n, open-n
 //
@@ -99,7 +99,9 @@ const (
 	// maxStoredChannel bounds an open entry's channel (a label value the
 	// sink bounds again; a hostile one must not bloat the file).
 	maxStoredChannel = 255
-	countedMark      = 'c'
+	// openFillPercent: open entries are keyed by start and mostly
+	// appended, so their pages can be split nearly full.
+	openFillPercent = 0.9
 )
 
 // Entry is a conversation as the state knows it.
@@ -295,7 +297,7 @@ func (s *State) Apply(entries []Entry) ([]Outcome, error) {
 			if h := e.Start.Unix() / 3600; h != lastHour {
 				lastHour, hb = h, hours.Bucket(hourKey(&hk, e.Start))
 			}
-			if hb != nil && hb.Get(key[:]) != nil {
+			if hb != nil && holds(hb, key[:]) {
 				out[i] = OutcomeDuplicate
 				continue
 			}
@@ -317,6 +319,7 @@ func (s *State) Apply(entries []Entry) ([]Outcome, error) {
 	err = s.update(func(tx *bolt.Tx) error {
 		hours, openB, meta := tx.Bucket(bucketHours), tx.Bucket(bucketOpen), tx.Bucket(bucketMeta)
 		countedN, openN := getU64(meta, metaCountedN), getU64(meta, metaOpenN)
+		openB.FillPercent = openFillPercent
 		var hk [4]byte
 		var key [8]byte
 		lastHour, hb := int64(-1), (*bolt.Bucket)(nil)
@@ -332,14 +335,14 @@ func (s *State) Apply(entries []Entry) ([]Outcome, error) {
 				}
 				lastHour = h
 			}
-			if hb.Get(key[:]) != nil { // the same key earlier in this batch
+			if holds(hb, key[:]) { // the same key earlier in this batch
 				out[i] = OutcomeDuplicate
 				continue
 			}
 			ok := openKey(e.Start, hashes[i])
 			wasOpen := openB.Get(ok) != nil
 			if out[i] == OutcomeNew {
-				if err := hb.Put(key[:], []byte{countedMark}); err != nil {
+				if err := hb.Put(key[:], []byte{}); err != nil {
 					return err
 				}
 				countedN++
@@ -466,7 +469,7 @@ func (s *State) Counted(key string, start time.Time) (bool, error) {
 		var k [8]byte
 		binary.BigEndian.PutUint64(k[:], ConversationKeyHash(key))
 		hb := tx.Bucket(bucketHours).Bucket(hourKey(&hk, start))
-		counted = hb != nil && hb.Get(k[:]) != nil
+		counted = hb != nil && holds(hb, k[:])
 		return nil
 	})
 	return counted, err
@@ -552,6 +555,7 @@ func (s *State) migrateV1(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
+	openB.FillPercent = openFillPercent
 	latest := s.now().Add(maxFutureStart)
 	bad := func(start int64) bool { return start < 0 || time.Unix(start, 0).After(latest) }
 	var hk [4]byte
@@ -574,7 +578,7 @@ func (s *State) migrateV1(tx *bolt.Tx) error {
 				return err
 			}
 			binary.BigEndian.PutUint64(key[:], ConversationKeyHash(string(k)))
-			if err := hb.Put(key[:], []byte{countedMark}); err != nil {
+			if err := hb.Put(key[:], []byte{}); err != nil {
 				return err
 			}
 			migrated++
@@ -596,7 +600,7 @@ func (s *State) migrateV1(tx *bolt.Tx) error {
 			}
 			h := ConversationKeyHash(e.Key)
 			binary.BigEndian.PutUint64(key[:], h)
-			if hb := hours.Bucket(hourKey(&hk, e.Start)); hb != nil && hb.Get(key[:]) != nil {
+			if hb := hours.Bucket(hourKey(&hk, e.Start)); hb != nil && holds(hb, key[:]) {
 				return nil // counted and still listed open: v1 deleted it, but be safe
 			}
 			openN++
@@ -805,6 +809,13 @@ func decodeOpen(k, v []byte) (Entry, bool) {
 	}
 	n := int(v[0])
 	return Entry{Key: string(v[1+n:]), Start: time.Unix(int64(binary.BigEndian.Uint64(k[:8])), 0), Channel: string(v[1 : 1+n])}, true
+}
+
+// holds reports whether bucket b has key (a counted entry's value is empty,
+// so presence is a cursor's exact hit, not a non-nil Get).
+func holds(b *bolt.Bucket, key []byte) bool {
+	k, _ := b.Cursor().Seek(key)
+	return bytes.Equal(k, key)
 }
 
 func getTime(b *bolt.Bucket, key []byte) time.Time {
