@@ -53,6 +53,8 @@ type State struct {
 
 	onCorrupt   func(error)
 	corruptOnce sync.Once
+	noSync      bool
+	migrated    bool // by this open: worth a compaction
 }
 
 // StateOptions are OpenStateWith's options; the zero value is what
@@ -178,12 +180,7 @@ func OpenStateWith(path string, o StateOptions) (*State, error) {
 	if err := preflight(path); err != nil {
 		return nil, err
 	}
-	var db *bolt.DB
-	err := guard(path, func() error {
-		var err error
-		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoSync: o.NoSync})
-		return err
-	})
+	db, err := openBolt(path, o.NoSync)
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("state file %s is locked: is another exporter running on it? (two exporters on one account double the API spend)", path)
@@ -196,13 +193,81 @@ func OpenStateWith(path string, o StateOptions) (*State, error) {
 		}
 		return nil, fmt.Errorf("opening state file %s: %w", path, err)
 	}
-	s := &State{db: db, path: path, now: o.Now, log: o.Log, onCorrupt: o.OnCorrupt}
+	s := &State{db: db, path: path, now: o.Now, log: o.Log, onCorrupt: o.OnCorrupt, noSync: o.NoSync}
 	if err := s.prepare(); err != nil {
-		db.Close()
+		s.db.Close()
 		return nil, err
+	}
+	if s.migrated {
+		if err := s.compact(); err != nil {
+			if s.db == nil {
+				return nil, err
+			}
+			s.log.Warn("compacting the state file after its migration failed; it keeps its size (bbolt reuses the freed pages)", "state", path, "err", err)
+		}
 	}
 	s.checkSidecar()
 	return s, nil
+}
+
+// openBolt opens the bbolt file, guarded against a damaged one. The file
+// grows 1 MiB at a time (bbolt's default is 16 MiB), so that its size
+// says what it holds.
+func openBolt(path string, noSync bool) (*bolt.DB, error) {
+	var db *bolt.DB
+	err := guard(path, func() error {
+		var err error
+		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, NoSync: noSync})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	db.AllocSize = 1 << 20
+	return db, nil
+}
+
+// compact rewrites the file without the pages a migration freed (bbolt
+// never shrinks a file): into <state>.compact, then renamed over the state,
+// so that a crash leaves either file whole. On failure after the rename
+// the state is closed (s.db nil) and the error returned.
+func (s *State) compact() error {
+	began := time.Now()
+	before, _ := os.Stat(s.path)
+	tmp := s.path + ".compact"
+	_ = os.Remove(tmp)
+	dst, err := openBolt(tmp, s.noSync)
+	if err != nil {
+		return err
+	}
+	if err := guard(s.path, func() error { return bolt.Compact(dst, s.db, 64<<20) }); err != nil {
+		dst.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := dst.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, s.path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if dir, err := os.Open(filepath.Dir(s.path)); err == nil {
+		_ = dir.Sync() // make the rename durable
+		dir.Close()
+	}
+	s.db.Close()
+	if s.db, err = openBolt(s.path, s.noSync); err != nil {
+		s.db = nil
+		return fmt.Errorf("reopening the compacted state file %s: %w", s.path, err)
+	}
+	after, _ := os.Stat(s.path)
+	if before != nil && after != nil {
+		s.log.Info("state file compacted after its migration", "state", s.path, "bytes_before", before.Size(),
+			"bytes_after", after.Size(), "duration", time.Since(began).Round(time.Millisecond))
+	}
+	return nil
 }
 
 // prepare checks the file's structure, creates the buckets of a new file
@@ -625,6 +690,7 @@ func (s *State) migrateV1(tx *bolt.Tx) error {
 	if err := meta.Put(metaOpenN, u64(uint64(openN))); err != nil {
 		return err
 	}
+	s.migrated = true
 	s.log.Info("state file migrated to layout 2", "state", s.path, "counted", migrated, "open", openN,
 		"dropped_bad_start", dropped, "duration", time.Since(began).Round(time.Millisecond))
 	return nil

@@ -115,6 +115,17 @@ func TestStateMigratesV1(t *testing.T) {
 	if !strings.Contains(logs.String(), "state file migrated to layout 2") || !strings.Contains(logs.String(), "dropped_bad_start=2") {
 		t.Errorf("migration log:\n%s", logs)
 	}
+	// The file is compacted after the migration: no larger than before,
+	// and no compaction file left behind.
+	if !strings.Contains(logs.String(), "state file compacted after its migration") {
+		t.Errorf("no compaction logged:\n%s", logs)
+	}
+	if info, err := os.Stat(path); err != nil || info.Size() > 262144 {
+		t.Errorf("state file after migration: %v bytes (%v), the v1 fixture had 262144", info.Size(), err)
+	}
+	if _, err := os.Stat(path + ".compact"); !os.IsNotExist(err) {
+		t.Errorf("compaction file left: %v", err)
+	}
 	if got := s.Watermark(); !got.Equal(watermark) {
 		t.Errorf("watermark %v, want %v", got, watermark)
 	}
