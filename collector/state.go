@@ -33,7 +33,7 @@ import (
 // reports it in the time zone the query asked for, so the same conversation
 // always lands in the same hour. One sub-bucket per hour makes expiry a
 // bucket delete (no expiry index, no key stored twice) and keeps a
-// conversation's entry at about 34 bytes on disk (BENCHMARKS.md, "State").
+// conversation at about 38 bytes on disk (BENCHMARKS.md, "State").
 //
 // Hash collisions: two different conversations that started in the same
 // hour and hash alike make the second look counted already: it would not be
