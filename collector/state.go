@@ -525,8 +525,8 @@ func (s *State) Open() ([]Entry, error) {
 // is counted: for a reader that learns of conversations elsewhere (the List
 // of Conversations API's _id is the same c-... key).
 func (s *State) Counted(key string, start time.Time) (bool, error) {
-	if start.Unix() < 0 {
-		return false, nil
+	if start.Unix() < 0 || start.After(s.now().Add(maxFutureStart)) {
+		return false, nil // a start the state refuses is never counted
 	}
 	counted := false
 	err := s.view(func(tx *bolt.Tx) error {
