@@ -410,3 +410,50 @@ func TestVersionFromBuildInfo(t *testing.T) {
 		t.Errorf("-version does not show the module version and revision %s:\n%s", rev, out)
 	}
 }
+
+// TestCorruptStateExits: a truncated or garbage state file stops the
+// exporter with one log line naming the file and what to do, and the
+// corrupt-state exit status (3), without a Go trace and without touching
+// the file (issue 8.5).
+func TestCorruptStateExits(t *testing.T) {
+	fixture, err := os.ReadFile(filepath.Join("collector", "testdata", "state-v1", "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	garbage := bytes.Repeat([]byte("not a bbolt file; "), 4096)
+	files := map[string][]byte{
+		"truncated": fixture[:len(fixture)/2],
+		"garbage":   garbage,
+	}
+	_, apiURL := newSimulator(t)
+	for name, content := range files {
+		t.Run(name, func(t *testing.T) {
+			state := filepath.Join(t.TempDir(), "state.db")
+			if err := os.WriteFile(state, content, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			env := exporterEnv(apiURL, state)
+			env["SMARTASSIST_LOG_LEVEL"] = "info"
+			code, out := launch{env: env}.runToExit(t)
+			if code != exitCorruptState {
+				t.Errorf("exit %d, want %d; output:\n%s", code, exitCorruptState, out)
+			}
+			var errorLines []string
+			for _, line := range strings.Split(out, "\n") {
+				if strings.Contains(line, "level=ERROR") {
+					errorLines = append(errorLines, line)
+				}
+			}
+			if len(errorLines) != 1 || !strings.Contains(errorLines[0], "state file is corrupt") ||
+				!strings.Contains(errorLines[0], state) || !strings.Contains(errorLines[0], "move the file aside") {
+				t.Errorf("want one error line naming the file and what to do, got:\n%s", out)
+			}
+			if strings.Contains(out, "goroutine ") || strings.Contains(out, "panic") {
+				t.Errorf("a Go trace:\n%s", out)
+			}
+			if after, _ := os.ReadFile(state); !bytes.Equal(after, content) {
+				t.Error("the corrupt state file was changed")
+			}
+		})
+	}
+}

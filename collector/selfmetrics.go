@@ -24,6 +24,12 @@ const (
 // session start lies outside the window the exporter asked for.
 const InvalidOutsideWindow = "outside_window"
 
+// InvalidBadStartTime is the invalid_records_total reason of a record whose
+// session start the state refuses to hold (OutcomeBadStart: before 1970 or
+// more than 48 h ahead of the exporter's clock): the decoder's reason for a
+// start it cannot read, since either way the start is unusable.
+const InvalidBadStartTime = conversation.InvalidStartTime
+
 // Scan kinds: label values of the poll histogram.
 const (
 	ScanRecent = "recent" // the recent window (and a step of the sweep), every poll
