@@ -8,8 +8,6 @@ import (
 	"github.com/smartassist-exporter/smartassist_exporter/conversation"
 )
 
-const namespace = "smartassist"
-
 // DurationBuckets are the classic buckets of every duration histogram, in
 // seconds: 1 s to 4 h, with the usual service-level thresholds (10, 20, 30,
 // 60 s) as bucket bounds so that service level is bucket{le="20"} / count.
@@ -39,11 +37,6 @@ type Options struct {
 	MaxCampaigns    int
 	MaxStatuses     int
 	MaxAgents       int
-}
-
-// DefaultOptions are the defaults of the SMARTASSIST_MAX_* settings.
-func DefaultOptions() Options {
-	return Options{MaxChannels: 20, MaxQueues: 50, MaxDispositions: 50, MaxCampaigns: 50, MaxStatuses: 20, MaxAgents: 500}
 }
 
 // Metrics holds every contact-center metric. It implements collector.Sink.

@@ -224,7 +224,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, http.StatusBadRequest, "endDate is before startDate")
 		return
 	}
-	if to.Sub(from) > 7*24*time.Hour {
+	if to.Sub(from) > MaxRange {
 		s.fail(w, http.StatusBadRequest, "The days range can't be more than seven days")
 		return
 	}
@@ -307,3 +307,9 @@ func keyHash(key string) uint64 {
 	_, _ = h.Write([]byte(key))
 	return h.Sum64()
 }
+
+// MaxRange is the longest startDate..endDate range the platform serves. The
+// simulator states the platform's rule on its own rather than importing the
+// exporter's (collector.MaxWindow), so that tests against it check the
+// exporter; collector's TestSimulatorAgreesOnLimits checks the two agree.
+const MaxRange = 7 * 24 * time.Hour
