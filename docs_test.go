@@ -94,7 +94,7 @@ func TestDeployListenPort(t *testing.T) {
 		"deploy/docker-compose.yml":                    {port + ":" + port},
 		"deploy/compose/prometheus.yml":                {"exporter:" + port},
 		"deploy/helm/smartassist-exporter/values.yaml": {"port: " + port},
-		"README.md":                                    {"localhost:" + port + "/metrics"},
+		"README.md": {"localhost:" + port + "/metrics"},
 	} {
 		doc := readDoc(t, path)
 		for _, w := range want {
