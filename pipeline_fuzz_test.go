@@ -1,0 +1,206 @@
+package main
+
+// FuzzPipeline drives one page body through everything a poll does with it
+// after the HTTP exchange: decode, the window check, the state (the page
+// applied, applied again, and applied again after reopening the file) and
+// derive + record into the metrics, then a scrape. It checks the promises
+// of issue 8 on whatever the fuzzer makes of the hostile seeds: nothing
+// panics, no conversation is counted twice, nothing outside the window
+// asked for is counted, the state accepts every key the decoder lets
+// through, and the scrape succeeds with finite samples.
+//
+// Run longer by hand:
+//
+//	go test -run '^$' -fuzz '^FuzzPipeline$' -fuzztime 5m .
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smartassist-exporter/smartassist_exporter/collector"
+	"github.com/smartassist-exporter/smartassist_exporter/conversation"
+	"github.com/smartassist-exporter/smartassist_exporter/metrics"
+)
+
+// fuzzRecord is a well-formed finished record; the seeds vary one field.
+func fuzzRecord(id, start, fields string) string {
+	return `{"conversationId":"` + id + `","sessionId":"s1","channel":"Voice","Direction":"Inbound","finalStatus":"CLOSED",` +
+		`"sessionStartTime":"` + start + `","sessionEndTime":"2025-09-30T11:50:00"` + fields + `}`
+}
+
+func fuzzPage(records ...string) string {
+	return `{"numResults":` + strconv.Itoa(len(records)) + `,"data":[` + strings.Join(records, ",") + `]}`
+}
+
+// The window of the seeds: the day of the 2026 sample's records.
+var fuzzWindowStart = time.Date(2025, 9, 30, 0, 0, 0, 0, time.UTC).Unix()
+
+func addPipelineSeeds(f *testing.F) {
+	for _, name := range []string{"testdata/calldetails_2024.json", "testdata/calldetails_2026.json"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		start := fuzzWindowStart
+		if strings.Contains(name, "2024") {
+			start = time.Date(2024, 11, 18, 0, 0, 0, 0, time.UTC).Unix()
+		}
+		f.Add(b, start, uint8(1))
+	}
+	ok := fuzzRecord("c-ok", "2025-09-30T11:40:00", "")
+	for _, body := range []string{
+		// 40 kB ids: a bbolt key too long must not block the page.
+		fuzzPage(fuzzRecord("c-"+strings.Repeat("x", 40000), "2025-09-30T11:40:00", ""), ok),
+		fuzzPage(fuzzRecord("c-ok", "2025-09-30T11:40:00", `,"sessionId":"`+strings.Repeat("s", 40000)+`"`)),
+		// Impossible durations and scores.
+		// Impossible durations and scores: two 1e308 in one series would
+		// make its _sum +Inf.
+		fuzzPage(fuzzRecord("c-1", "2025-09-30T11:40:00", `,"csatScore":1e308,"destinations":[{"destinationType":"QueueEntry","queueName":"q","respondingAgent":{"agentId":"a","interactionDuration":1e308,"holdDuration":1e308}}]`),
+			fuzzRecord("c-2", "2025-09-30T11:41:00", `,"destinations":[{"destinationType":"QueueEntry","queueName":"q","respondingAgent":{"agentId":"a","interactionDuration":1e308,"afterCallWorkDuration":-1e308}}]`), ok),
+		// Dates far outside the window: 9999 and 0001, finished and open.
+		fuzzPage(fuzzRecord("c-9999", "9999-12-31T23:59:59", ""), fuzzRecord("c-0001", "0001-01-01T00:00:00", ""), ok),
+		fuzzPage(`{"conversationId":"c-open-9999","sessionStartTime":"9999-12-31T23:59:59","finalStatus":"OPEN"}`),
+		// The same record twice on one page, open then finished.
+		fuzzPage(ok, ok, `{"conversationId":"c-ok","sessionStartTime":"2025-09-30T11:40:00"}`),
+		// Bad types, nulls, truncated JSON.
+		fuzzPage(`{"conversationId":12,"sessionStartTime":true}`, `null`, `[1]`, ok),
+		fuzzPage(fuzzRecord("c-3", "2025-09-30T11:40:00", `,"channel":{"a":1},"dispositions":7,"csatScore":"NaN"`)),
+		fuzzPage(ok)[:60],
+		`{"data":null}`, `{"data":{}}`, ``, `[]`,
+	} {
+		f.Add([]byte(body), fuzzWindowStart, uint8(1))
+	}
+}
+
+func FuzzPipeline(f *testing.F) {
+	addPipelineSeeds(f)
+	loc := conversation.ZoneForOffset(0)
+	f.Fuzz(func(t *testing.T, body []byte, windowStart int64, days uint8) {
+		// A window the poller could ask for: within the API's limit.
+		start := time.Unix(windowStart%(1<<40), 0).UTC()
+		w := collector.Window{Start: start, End: start.Add(min(time.Duration(days)*24*time.Hour, collector.MaxWindow))}
+
+		page, err := conversation.DecodePage(body, loc)
+		if err != nil {
+			return // the window fails; nothing of it is counted
+		}
+		if got := len(page.Records) + len(page.Invalid); got > page.Len {
+			t.Fatalf("%d records and invalid ones from a data array of %d", got, page.Len)
+		}
+		var finished, open []collector.Entry
+		var finishedRecs []*conversation.Conversation
+		for i := range page.Records {
+			c := &page.Records[i]
+			if len(c.Key()) > conversation.MaxKeyBytes {
+				t.Fatalf("a key of %d bytes passed the decoder", len(c.Key()))
+			}
+			if !w.Contains(c.Start) {
+				continue // outside_window: not counted
+			}
+			e := collector.Entry{Key: c.Key(), Start: c.Start, Channel: c.ChannelName()}
+			if c.Finished() {
+				finished = append(finished, e)
+				finishedRecs = append(finishedRecs, c)
+			} else {
+				open = append(open, e)
+			}
+		}
+
+		path := filepath.Join(t.TempDir(), "state.db")
+		state, err := collector.OpenState(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { state.Close() }()
+		reg := prometheus.NewPedanticRegistry()
+		m := metrics.New(reg, metrics.Options{AgentMetrics: true, MaxChannels: 3, MaxQueues: 3, MaxDispositions: 3, MaxCampaigns: 3, MaxStatuses: 3, MaxAgents: 3})
+
+		counted := map[string]int{}
+		apply := func(round string) {
+			outcomes, err := state.Apply(finished, open)
+			if err != nil {
+				t.Fatalf("%s: the state refused a page the decoder accepted: %v", round, err)
+			}
+			if len(outcomes) != len(finished)+len(open) {
+				t.Fatalf("%s: %d outcomes for %d entries", round, len(outcomes), len(finished)+len(open))
+			}
+			for i, o := range outcomes[:len(finished)] {
+				if o != collector.OutcomeNew {
+					continue
+				}
+				c := finishedRecs[i]
+				if counted[c.Key()]++; counted[c.Key()] > 1 {
+					t.Fatalf("%s: %s counted twice", round, c.Key())
+				}
+				if !w.Contains(c.Start) {
+					t.Fatalf("%s: %s counted, started %s outside %s", round, c.Key(), c.Start, w)
+				}
+				checkDerived(t, c)
+				m.Observe(c)
+			}
+		}
+		apply("first")
+		apply("the same page again")
+		if err := state.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if state, err = collector.OpenState(path); err != nil {
+			t.Fatalf("reopening the state: %v", err)
+		}
+		apply("after a restart")
+		checkScrape(t, reg)
+	})
+}
+
+// checkDerived: every duration Derive yields is a number a histogram can
+// take.
+func checkDerived(t *testing.T, c *conversation.Conversation) {
+	t.Helper()
+	o := metrics.Derive(c)
+	opts := []metrics.Opt{o.Duration}
+	for _, s := range o.Segments {
+		opts = append(opts, s.FirstResponse, s.Interaction, s.Hold, s.ACW)
+	}
+	for _, v := range opts {
+		if v.OK && (math.IsNaN(v.V) || math.IsInf(v.V, 0) || v.V < 0) {
+			t.Fatalf("%s: derived duration %v", c.Key(), v.V)
+		}
+	}
+}
+
+// checkScrape gathers the registry as /metrics does (the pedantic registry
+// also checks HELP, label consistency and UTF-8) and wants every sample
+// finite: one absurd value must not turn a _sum into +Inf for good.
+func checkScrape(t *testing.T, reg *prometheus.Registry) {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("scrape: %v", err)
+	}
+	for _, mf := range families {
+		for _, s := range mf.GetMetric() {
+			var vs []float64
+			if h := s.GetHistogram(); h != nil {
+				vs = append(vs, h.GetSampleSum())
+			}
+			if c := s.GetCounter(); c != nil {
+				vs = append(vs, c.GetValue())
+			}
+			if g := s.GetGauge(); g != nil {
+				vs = append(vs, g.GetValue())
+			}
+			for _, v := range vs {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					t.Fatalf("%s %v = %v", mf.GetName(), s.GetLabel(), v)
+				}
+			}
+		}
+	}
+}
