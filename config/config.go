@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -125,16 +126,15 @@ func Parse() (*Config, error) {
 	// its variable is unset: defaults defined as constants go in here.
 	c := Config{ListenAddress: DefaultListenAddress}
 	if err := envconfig.Process(Prefix, &c); err != nil {
-		var pe *envconfig.ParseError
-		if errors.As(err, &pe) {
+		if pe, ok := errors.AsType[*envconfig.ParseError](err); ok {
 			return nil, fmt.Errorf("%s: cannot use %q: %s", pe.KeyName, pe.Value, want(pe.TypeName))
 		}
 		return nil, err
 	}
 	c.set = map[string]bool{}
 	t := reflect.TypeOf(c)
-	for i := 0; i < t.NumField(); i++ {
-		if name := t.Field(i).Tag.Get("envconfig"); name != "" {
+	for field := range t.Fields() {
+		if name := field.Tag.Get("envconfig"); name != "" {
 			if _, ok := os.LookupEnv(Var(name)); ok {
 				c.set[name] = true
 			}
@@ -288,7 +288,7 @@ func validateWebConfig(path string) error {
 	v := Var("WEB_CONFIG_FILE")
 	st, err := os.Stat(path)
 	if err != nil {
-		return fmt.Errorf("%s: cannot read %s: %v", v, path, errors.Unwrap(err))
+		return fmt.Errorf("%s: cannot read %s: %w", v, path, errors.Unwrap(err))
 	}
 	if st.IsDir() {
 		return fmt.Errorf("%s: %s is a directory, not a web configuration file", v, path)
@@ -357,7 +357,7 @@ func (c *Config) validateCredentials() error {
 func ReadSecretFile(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("%s: cannot read %s: %v", Var("CLIENT_SECRET_FILE"), path, errors.Unwrap(err))
+		return "", fmt.Errorf("%s: cannot read %s: %w", Var("CLIENT_SECRET_FILE"), path, errors.Unwrap(err))
 	}
 	s := strings.TrimSpace(string(b))
 	if s == "" {
@@ -387,9 +387,9 @@ func (c *Config) SlogLevel() (slog.Level, error) {
 // service of that name.
 func UnknownVariables(environ []string) []string {
 	known := map[string]bool{}
-	t := reflect.TypeOf(Config{})
-	for i := 0; i < t.NumField(); i++ {
-		if name := t.Field(i).Tag.Get("envconfig"); name != "" {
+	t := reflect.TypeFor[Config]()
+	for field := range t.Fields() {
+		if name := field.Tag.Get("envconfig"); name != "" {
 			known[Var(name)] = true
 		}
 	}
@@ -432,10 +432,5 @@ func (c *Config) LogValue() slog.Value {
 }
 
 func contains(list []string, v string) bool {
-	for _, s := range list {
-		if s == v {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(list, v)
 }

@@ -102,11 +102,11 @@ func renderChart(t *testing.T, helm string, set string) map[string]manifest {
 func TestHelmChart(t *testing.T) {
 	skipShort(t, "runs helm lint and template")
 	helm := tool(t, "helm", "go install helm.sh/helm/v3/cmd/helm@v3.16.4")
-	real := "smartassist.accountID=acc,smartassist.streamID=st,smartassist.clientID=cs,clientSecret=s3cret,serviceMonitor.enabled=true,prometheusRule.enabled=true"
-	run(t, helm, "lint", "--strict", chart, "--set", real)
+	withAccount := "smartassist.accountID=acc,smartassist.streamID=st,smartassist.clientID=cs,clientSecret=s3cret,serviceMonitor.enabled=true,prometheusRule.enabled=true"
+	run(t, helm, "lint", "--strict", chart, "--set", withAccount)
 	run(t, helm, "lint", "--strict", chart, "--set", "demo=true")
 
-	docs := renderChart(t, helm, real)
+	docs := renderChart(t, helm, withAccount)
 	for _, kind := range []string{"Deployment", "PersistentVolumeClaim", "Secret", "Service", "ServiceMonitor", "PrometheusRule", "ConfigMap"} {
 		if _, ok := docs[kind]; !ok {
 			t.Errorf("no %s rendered", kind)
@@ -133,7 +133,7 @@ func TestHelmChart(t *testing.T) {
 	if len(cm.Data) != 6 || cm.Metadata.Labels["grafana_dashboard"] != "1" {
 		t.Errorf("dashboards ConfigMap: %d files, labels %v", len(cm.Data), cm.Metadata.Labels)
 	}
-	if strings.Contains(run(t, helm, "template", "acct", chart, "--set", real), "s3cret\n") {
+	if strings.Contains(run(t, helm, "template", "acct", chart, "--set", withAccount), "s3cret\n") {
 		// stringData holds it quoted; it must not leak elsewhere unquoted.
 		t.Error("secret rendered outside the Secret")
 	}

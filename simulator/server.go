@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"sort"
@@ -107,9 +108,7 @@ func (s *Server) Requests() map[int]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make(map[int]int, len(s.requests))
-	for k, v := range s.requests {
-		out[k] = v
-	}
+	maps.Copy(out, s.requests)
 	return out
 }
 
@@ -282,11 +281,11 @@ func (s *Server) checkAuth(r *http.Request) error {
 		return fmt.Errorf("auth header missing")
 	}
 	claims := jwt.MapClaims{}
-	_, err := jwt.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
+	_, err := jwt.ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) {
 		return []byte(s.opts.ClientSecret), nil
 	}, jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithTimeFunc(s.now))
 	if err != nil {
-		return fmt.Errorf("invalid token: %v", err)
+		return fmt.Errorf("invalid token: %w", err)
 	}
 	if claims["appId"] != s.opts.ClientID {
 		return fmt.Errorf("token is not for this app")
