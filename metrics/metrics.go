@@ -39,6 +39,11 @@ type Options struct {
 	MaxAgents       int
 }
 
+// DefaultOptions are the defaults of the SMARTASSIST_MAX_* settings.
+func DefaultOptions() Options {
+	return Options{MaxChannels: 20, MaxQueues: 50, MaxDispositions: 50, MaxCampaigns: 50, MaxStatuses: 20, MaxAgents: 500}
+}
+
 // Metrics holds every contact-center metric. It implements collector.Sink.
 type Metrics struct {
 	conversations   *prometheus.CounterVec
