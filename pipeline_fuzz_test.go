@@ -9,11 +9,14 @@ package main
 // asked for is counted, the state accepts every key the decoder lets
 // through, and the scrape succeeds with finite samples.
 //
-// Run longer by hand:
+// Every execution writes a bbolt file (with fsync), so minimizing a new
+// input takes many seconds with the default -fuzzminimizetime (60s), and
+// the exec count stands still meanwhile. Run longer by hand:
 //
-//	go test -run '^$' -fuzz '^FuzzPipeline$' -fuzztime 5m .
+//	go test -run '^$' -fuzz '^FuzzPipeline$' -fuzztime 5m -fuzzminimizetime 5s .
 
 import (
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -42,24 +45,40 @@ func fuzzPage(records ...string) string {
 // The window of the seeds: the day of the 2026 sample's records.
 var fuzzWindowStart = time.Date(2025, 9, 30, 0, 0, 0, 0, time.UTC).Unix()
 
-func addPipelineSeeds(f *testing.F) {
-	for _, name := range []string{"testdata/calldetails_2024.json", "testdata/calldetails_2026.json"} {
+// pipelineSeed is one input of FuzzPipeline.
+type pipelineSeed struct {
+	body        []byte
+	windowStart int64
+	days        uint8
+}
+
+// pipelineSeeds are the documentation's two samples, one record a page,
+// and the hostile shapes of issue 8.
+func pipelineSeeds(t testing.TB) []pipelineSeed {
+	var seeds []pipelineSeed
+	for name, start := range map[string]time.Time{
+		"testdata/calldetails_2024.json": time.Date(2024, 11, 18, 0, 0, 0, 0, time.UTC),
+		"testdata/calldetails_2026.json": time.Unix(fuzzWindowStart, 0),
+	} {
 		b, err := os.ReadFile(name)
 		if err != nil {
-			f.Fatal(err)
+			t.Fatal(err)
 		}
-		start := fuzzWindowStart
-		if strings.Contains(name, "2024") {
-			start = time.Date(2024, 11, 18, 0, 0, 0, 0, time.UTC).Unix()
+		var sample struct{ Data []json.RawMessage }
+		if err := json.Unmarshal(b, &sample); err != nil || len(sample.Data) == 0 {
+			t.Fatalf("%s: %v", name, err)
 		}
-		f.Add(b, start, uint8(1))
+		for _, rec := range sample.Data {
+			seeds = append(seeds, pipelineSeed{[]byte(fuzzPage(string(rec))), start.Unix(), 1})
+		}
 	}
 	ok := fuzzRecord("c-ok", "2025-09-30T11:40:00", "")
 	for _, body := range []string{
-		// 40 kB ids: a bbolt key too long must not block the page.
+		// 40 kB ids: a bbolt key too long must not block the page (and
+		// one just over the decoder's 128-byte limit, small enough to fuzz).
 		fuzzPage(fuzzRecord("c-"+strings.Repeat("x", 40000), "2025-09-30T11:40:00", ""), ok),
 		fuzzPage(fuzzRecord("c-ok", "2025-09-30T11:40:00", `,"sessionId":"`+strings.Repeat("s", 40000)+`"`)),
-		// Impossible durations and scores.
+		fuzzPage(fuzzRecord("c-"+strings.Repeat("x", 200), "2025-09-30T11:40:00", ""), ok),
 		// Impossible durations and scores: two 1e308 in one series would
 		// make its _sum +Inf.
 		fuzzPage(fuzzRecord("c-1", "2025-09-30T11:40:00", `,"csatScore":1e308,"destinations":[{"destinationType":"QueueEntry","queueName":"q","respondingAgent":{"agentId":"a","interactionDuration":1e308,"holdDuration":1e308}}]`),
@@ -75,14 +94,42 @@ func addPipelineSeeds(f *testing.F) {
 		fuzzPage(ok)[:60],
 		`{"data":null}`, `{"data":{}}`, ``, `[]`,
 	} {
-		f.Add([]byte(body), fuzzWindowStart, uint8(1))
+		seeds = append(seeds, pipelineSeed{[]byte(body), fuzzWindowStart, 1})
 	}
+	return seeds
 }
 
 func FuzzPipeline(f *testing.F) {
-	addPipelineSeeds(f)
-	loc := conversation.ZoneForOffset(0)
-	f.Fuzz(func(t *testing.T, body []byte, windowStart int64, days uint8) {
+	for _, seed := range pipelineSeeds(f) {
+		// Bodies over 4 kB slow the mutator and the minimizer (as in
+		// conversation's FuzzDecodePage); TestPipelineLargeSeeds runs them.
+		if len(seed.body) <= 4096 {
+			f.Add(seed.body, seed.windowStart, seed.days)
+		}
+	}
+	f.Fuzz(checkPipeline)
+}
+
+// TestPipelineLargeSeeds runs the seeds too large for the fuzzer (the 40 kB
+// ids) through the same checks.
+func TestPipelineLargeSeeds(t *testing.T) {
+	n := 0
+	for _, seed := range pipelineSeeds(t) {
+		if len(seed.body) > 4096 {
+			n++
+			t.Run("", func(t *testing.T) { checkPipeline(t, seed.body, seed.windowStart, seed.days) })
+		}
+	}
+	if n < 2 {
+		t.Fatalf("%d large seeds", n)
+	}
+}
+
+// checkPipeline is FuzzPipeline's body: one page, asked for a window of
+// days (at most the API's 7) from windowStart (Unix seconds).
+func checkPipeline(t *testing.T, body []byte, windowStart int64, days uint8) {
+	{
+		loc := conversation.ZoneForOffset(0)
 		// A window the poller could ask for: within the API's limit.
 		start := time.Unix(windowStart%(1<<40), 0).UTC()
 		w := collector.Window{Start: start, End: start.Add(min(time.Duration(days)*24*time.Hour, collector.MaxWindow))}
@@ -156,7 +203,7 @@ func FuzzPipeline(f *testing.F) {
 		}
 		apply("after a restart")
 		checkScrape(t, reg)
-	})
+	}
 }
 
 // checkDerived: every duration Derive yields is a number a histogram can
