@@ -141,8 +141,8 @@ func checkPipeline(t *testing.T, body []byte, windowStart int64, days uint8) {
 		if got := len(page.Records) + len(page.Invalid); got > page.Len {
 			t.Fatalf("%d records and invalid ones from a data array of %d", got, page.Len)
 		}
-		var finished, open []collector.Entry
-		var finishedRecs []*conversation.Conversation
+		// The page's conversations inside the window, in page order.
+		var entries []pageEntry
 		for i := range page.Records {
 			c := &page.Records[i]
 			if len(c.Key()) > conversation.MaxKeyBytes {
@@ -151,13 +151,7 @@ func checkPipeline(t *testing.T, body []byte, windowStart int64, days uint8) {
 			if !w.Contains(c.Start) {
 				continue // outside_window: not counted
 			}
-			e := collector.Entry{Key: c.Key(), Start: c.Start, Channel: c.ChannelName()}
-			if c.Finished() {
-				finished = append(finished, e)
-				finishedRecs = append(finishedRecs, c)
-			} else {
-				open = append(open, e)
-			}
+			entries = append(entries, pageEntry{collector.Entry{Key: c.Key(), Start: c.Start, Channel: c.ChannelName()}, c})
 		}
 
 		path := filepath.Join(t.TempDir(), "state.db")
@@ -171,18 +165,21 @@ func checkPipeline(t *testing.T, body []byte, windowStart int64, days uint8) {
 
 		counted := map[string]int{}
 		apply := func(round string) {
-			outcomes, err := state.Apply(finished, open)
+			outcomes, err := applyPage(state, entries)
 			if err != nil {
 				t.Fatalf("%s: the state refused a page the decoder accepted: %v", round, err)
 			}
-			if len(outcomes) != len(finished)+len(open) {
-				t.Fatalf("%s: %d outcomes for %d entries", round, len(outcomes), len(finished)+len(open))
+			if len(outcomes) != len(entries) {
+				t.Fatalf("%s: %d outcomes for %d entries", round, len(outcomes), len(entries))
 			}
-			for i, o := range outcomes[:len(finished)] {
+			for i, o := range outcomes {
+				c := entries[i].rec
 				if o != collector.OutcomeNew {
 					continue
 				}
-				c := finishedRecs[i]
+				if !c.Finished() {
+					t.Fatalf("%s: open conversation %s counted", round, c.Key())
+				}
 				if counted[c.Key()]++; counted[c.Key()] > 1 {
 					t.Fatalf("%s: %s counted twice", round, c.Key())
 				}
@@ -204,6 +201,42 @@ func checkPipeline(t *testing.T, body []byte, windowStart int64, days uint8) {
 		apply("after a restart")
 		checkScrape(t, reg)
 	}
+}
+
+// pageEntry is one conversation of a page as the state sees it, and the
+// record it came from.
+type pageEntry struct {
+	entry collector.Entry
+	rec   *conversation.Conversation
+}
+
+// applyPage offers a page to the state as the poller does and returns each
+// entry's outcome in page order. (With State.Apply(entries) of the state
+// layout v2 this becomes: set entry.Finished, call Apply.)
+func applyPage(state *collector.State, page []pageEntry) ([]collector.Outcome, error) {
+	var finished, open []collector.Entry
+	var at []int // page index of finished entries, then of open ones
+	for i, pe := range page {
+		if pe.rec.Finished() {
+			finished = append(finished, pe.entry)
+			at = append(at, i)
+		}
+	}
+	for i, pe := range page {
+		if !pe.rec.Finished() {
+			open = append(open, pe.entry)
+			at = append(at, i)
+		}
+	}
+	outcomes, err := state.Apply(finished, open)
+	if err != nil || len(outcomes) != len(page) {
+		return outcomes, err
+	}
+	inPageOrder := make([]collector.Outcome, len(page))
+	for j, o := range outcomes {
+		inPageOrder[at[j]] = o
+	}
+	return inPageOrder, nil
 }
 
 // checkDerived: every duration Derive yields is a number a histogram can
