@@ -75,14 +75,14 @@ func deps(pkgs map[string][]string, pkg string) []string {
 
 func TestImportRule(t *testing.T) {
 	pkgs := modulePackages(t)
-	for _, want := range []string{".", "config", "collector", "conversation", "metrics", "upstream", "simulator", "capacity", "otlp"} {
+	for _, want := range []string{".", "config", "collector", "conversation", "metrics", "naming", "upstream", "simulator", "capacity", "otlp"} {
 		if _, ok := pkgs[want]; !ok {
 			t.Fatalf("package %s not found (found %v)", want, pkgs)
 		}
 	}
 	// The scrape path: what /metrics runs. It never calls the platform, so
 	// it cannot reach the packages that do.
-	scrapePath := []string{"metrics", "capacity", "conversation", "dashboards"}
+	scrapePath := []string{"metrics", "capacity", "conversation", "naming", "dashboards"}
 	upstreamCallers := []string{"upstream", "collector"} // and every package that imports upstream
 	for pkg := range pkgs {
 		if slices.Contains(pkgs[pkg], "upstream") && !slices.Contains(upstreamCallers, pkg) && pkg != "." {
@@ -107,15 +107,17 @@ func TestImportRule(t *testing.T) {
 			}
 		}
 	}
-	// The leaves: the record decoder and the fake platform stand alone;
-	// the shared client knows no source (sources import it, not the
-	// reverse) and only the metric namespace of the contract.
+	// The leaves: the metric namespace, the record decoder and the fake
+	// platform stand alone; the shared client knows no source (sources
+	// import it, not the reverse); the capacity models know nothing of
+	// records; the metric contract feeds capacity's estimator.
 	for pkg, allowed := range map[string][]string{
+		"naming":       nil,
 		"conversation": nil,
 		"simulator":    nil,
-		"upstream":     {"metrics", "conversation"},
-		"metrics":      {"conversation"},
-		"capacity":     {"metrics", "conversation"},
+		"upstream":     {"naming"},
+		"capacity":     {"naming"},
+		"metrics":      {"conversation", "capacity", "naming"},
 	} {
 		for _, d := range deps(pkgs, pkg) {
 			if !slices.Contains(allowed, d) {

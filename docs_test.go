@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/smartassist-exporter/smartassist_exporter/config"
-	"github.com/smartassist-exporter/smartassist_exporter/metrics"
+	"github.com/smartassist-exporter/smartassist_exporter/naming"
 )
 
 func readDoc(t *testing.T, path string) string {
@@ -113,8 +113,8 @@ func TestMetricsDocNamespace(t *testing.T) {
 		t.Fatalf("only %d metrics in METRICS.md's tables", len(names))
 	}
 	for _, m := range names {
-		if !strings.HasPrefix(m[1], metrics.Namespace+"_") {
-			t.Errorf("METRICS.md lists %s, outside the namespace %s_", m[1], metrics.Namespace)
+		if !strings.HasPrefix(m[1], naming.Namespace+"_") {
+			t.Errorf("METRICS.md lists %s, outside the namespace %s_", m[1], naming.Namespace)
 		}
 	}
 }

@@ -1,10 +1,6 @@
 package metrics
 
-// Namespace is the first word of every metric name the exporter serves
-// (smartassist_*, smartassist_exporter_*, smartassist_capacity_*). It is
-// defined here, with the metric contract, and every package that registers
-// a metric uses it.
-const Namespace = "smartassist"
+import "github.com/smartassist-exporter/smartassist_exporter/naming"
 
-// namespace is Namespace in this package's metric options.
-const namespace = Namespace
+// namespace is naming.Namespace in this package's metric options.
+const namespace = naming.Namespace
