@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -139,7 +140,9 @@ func TestExactlyOnceAcrossRestart(t *testing.T) {
 	if err := e.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	<-e.done
+	if err := <-e.done; err == nil {
+		t.Error("the killed exporter exited with status 0")
+	}
 	more := sim.Generate(time.Now().Add(-4*time.Minute), time.Now().Add(-3*time.Minute), simulator.Profile{PerHour: 600})
 	if len(more) == 0 || len(fresh) == 0 {
 		t.Fatalf("scenario: %d and %d new conversations generated", len(fresh), len(more))
@@ -176,12 +179,8 @@ func TestBadConfigExits(t *testing.T) {
 		"SMARTASSIST_STREAM_ID": "s", "SMARTASSIST_TOKEN": "t"}
 	with := func(changes map[string]string) map[string]string {
 		env := map[string]string{}
-		for k, v := range valid {
-			env[k] = v
-		}
-		for k, v := range changes {
-			env[k] = v
-		}
+		maps.Copy(env, valid)
+		maps.Copy(env, changes)
 		return env
 	}
 	for _, tc := range []struct {
@@ -206,9 +205,7 @@ func TestBadConfigExits(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			state := filepath.Join(t.TempDir(), "state", "state.db")
 			env := map[string]string{"SMARTASSIST_STATE_PATH": state}
-			for k, v := range tc.env {
-				env[k] = v
-			}
+			maps.Copy(env, tc.env)
 			code, out := launch{env: env}.runToExit(t)
 			if code != exitConfig {
 				t.Errorf("exit status %d, want %d", code, exitConfig)
@@ -270,7 +267,7 @@ func TestDemo(t *testing.T) {
 			mfs["smartassist_queue_waiting"] != nil
 	})
 	// The landing page links what an operator looks for.
-	if resp, err := http.Get("http://" + e.addr + "/"); err != nil || resp.StatusCode != 200 {
+	if resp, err := http.Get("http://" + e.addr + "/"); err != nil || resp.StatusCode != http.StatusOK {
 		t.Errorf("landing page: %v", err)
 	} else {
 		page, _ := io.ReadAll(resp.Body)
@@ -287,7 +284,7 @@ func TestDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	var d struct{ UID string }
-	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil || resp.StatusCode != 200 || d.UID != "smartassist-overview" {
+	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil || resp.StatusCode != http.StatusOK || d.UID != "smartassist-overview" {
 		t.Errorf("/dashboards/overview.json: %d %q %v", resp.StatusCode, d.UID, err)
 	}
 	resp.Body.Close()

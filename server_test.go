@@ -104,16 +104,14 @@ func TestScrapesInFlightBounded(t *testing.T) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	var wg sync.WaitGroup
-	for i := 0; i < maxScrapesInFlight; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for range maxScrapesInFlight {
+		wg.Go(func() {
 			if resp, err := http.Get(srv.URL + "/metrics"); err == nil {
 				resp.Body.Close()
 			}
-		}()
+		})
 	}
-	for i := 0; i < maxScrapesInFlight; i++ {
+	for range maxScrapesInFlight {
 		<-block.entered
 	}
 	began := time.Now()

@@ -106,8 +106,14 @@ func newTestUpstream(t testing.TB, url string, reg prometheus.Registerer, now fu
 // open before they finish, late reports, broken records, and a burst that
 // forces window splits), restarting the poller on the same state midway,
 // and checks that every conversation is observed at most once and every
-// one that was there to be seen is.
+// one that was there to be seen is. Under -short it runs 40 minutes
+// (restart at 20): the same events (backfill, burst, splits, restart,
+// sweeps, late reports), fewer repetitions of them.
 func TestPollerExactlyOnce(t *testing.T) {
+	minutes, restartAt := 150, 70
+	if testing.Short() {
+		minutes, restartAt = 40, 20
+	}
 	t0 := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
 	rig := newRig(t, t0, 0.05)
 	profile := simulator.Profile{PerHour: 1500, OpenShare: 0.6, LateShare: 0.03, BrokenShare: 0.01}
@@ -122,8 +128,8 @@ func TestPollerExactlyOnce(t *testing.T) {
 	p := rig.poller(t, state, sinks[0])
 	ctx := context.Background()
 	firstPoll := rig.clock.Now()
-	for minute := 0; minute < 150; minute++ {
-		if minute == 70 { // restart on the same state
+	for minute := 0; minute < minutes; minute++ {
+		if minute == restartAt { // restart on the same state
 			state.Close()
 			state = openTestState(t, statePath)
 			sinks = append(sinks, newRecordingSink())
@@ -269,26 +275,30 @@ func TestWindowSplitting(t *testing.T) {
 	}
 }
 
-// TestSweepSpreadsTheLookback: with a 7-day lookback, after the backfill
-// each poll spends at most its share on re-reading the week, and a
-// conversation that turns up finished three days after its start is
-// counted within one sweep.
+// TestSweepSpreadsTheLookback: with a 7-day lookback (2 days under
+// -short), after the backfill each poll spends at most its share on
+// re-reading the week, and a conversation that turns up finished three
+// days after its start (3/7 of the lookback) is counted within one sweep.
 func TestSweepSpreadsTheLookback(t *testing.T) {
 	t0 := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
 	rig := newRig(t, t0, 0)
-	rig.cfg.Lookback = 7 * 24 * time.Hour
+	// 7 days (the API's limit); 2 under -short, still 3 sweep steps.
+	rig.cfg.Lookback = MaxWindow
+	if testing.Short() {
+		rig.cfg.Lookback = 2 * 24 * time.Hour
+	}
 	rig.cfg.SweepRequests = SweepRequestsFor(50, time.Minute) // 25
-	rig.sim.Generate(t0.Add(-7*24*time.Hour), t0, simulator.Profile{PerHour: 150})
+	generated := rig.sim.Generate(t0.Add(-rig.cfg.Lookback), t0, simulator.Profile{PerHour: 150})
 	state := openTestState(t, filepath.Join(t.TempDir(), "state.db"))
 	defer state.Close()
 	sink := newRecordingSink()
 	p := rig.poller(t, state, sink)
 	backfill := p.Poll(context.Background())
-	if backfill.Scan != ScanFull || !backfill.Complete || backfill.Requests < 200 {
+	if backfill.Scan != ScanFull || !backfill.Complete || backfill.Requests < len(generated)/100 {
 		t.Fatalf("backfill %+v", backfill)
 	}
 	late := &simulator.Conversation{ID: "c-late-three-days", SessionID: "late01", Channel: "System Mail", Direction: "Inbound",
-		Status: "CLOSED", Start: t0.Add(-72 * time.Hour), End: t0.Add(-71 * time.Hour)}
+		Status: "CLOSED", Start: t0.Add(-rig.cfg.Lookback * 3 / 7), End: t0.Add(-rig.cfg.Lookback*3/7 + time.Hour)} // 3 days of 7
 	rig.sim.Add(late)
 	// The sweep re-reads ~backfill.Requests in steps of 25, once the full-
 	// scan interval (15 min) has passed since the backfill.

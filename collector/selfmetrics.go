@@ -7,9 +7,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smartassist-exporter/smartassist_exporter/conversation"
+	"github.com/smartassist-exporter/smartassist_exporter/naming"
 )
 
-const namespace = "smartassist"
+// namespace is the one metric namespace, in this package's metric options.
+const namespace = naming.Namespace
 
 // Record results: label values of smartassist_exporter_records_total.
 const (
