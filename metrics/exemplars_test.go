@@ -34,7 +34,7 @@ func TestExemplarIDs(t *testing.T) {
 		{strings.Repeat("c", maxExemplarIDRunes+1), false}, // client_golang would panic
 		{strings.Repeat("c", 40000), false},
 		{"c-1 with space", false},
-		{"c-1\n", true},  // trailing new line trimmed
+		{"c-1\n", true},   // trailing new line trimmed
 		{"c-\x00", false}, // control character
 		{"c-é", false},    // outside the conservative charset
 		{"c-1\"}", false}, // would end the exemplar early in a naive writer

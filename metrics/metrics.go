@@ -43,12 +43,12 @@ type Options struct {
 	// NativeHistograms adds native (sparse) buckets to the duration
 	// histograms beside the classic ones.
 	NativeHistograms bool
-	MaxChannels     int
-	MaxQueues       int
-	MaxDispositions int
-	MaxCampaigns    int
-	MaxStatuses     int
-	MaxAgents       int
+	MaxChannels      int
+	MaxQueues        int
+	MaxDispositions  int
+	MaxCampaigns     int
+	MaxStatuses      int
+	MaxAgents        int
 }
 
 // Metrics holds every contact-center metric. It implements collector.Sink.
