@@ -52,7 +52,7 @@ func TestDefaults(t *testing.T) {
 	if c.Endpoint != "calldetails" || c.PollInterval != time.Minute || c.Lookback != 2*time.Hour ||
 		c.APIRateLimit != 50 || c.TimezoneOffset != 0 || c.ListenAddress != DefaultListenAddress ||
 		c.StatePath != "data/smartassist_exporter.db" || c.LogLevel != "info" || c.LogFormat != "logfmt" ||
-		c.AgentMetrics || c.MaxQueues != 50 || c.MaxDispositions != 50 || c.MaxCampaigns != 50 {
+		c.AgentMetrics || c.Exemplars || c.NativeHistograms || c.ConversationURL != "" || c.MaxQueues != 50 || c.MaxDispositions != 50 || c.MaxCampaigns != 50 {
 		t.Errorf("defaults: %+v", c)
 	}
 }
@@ -74,6 +74,8 @@ func TestAccepted(t *testing.T) {
 		"interactionDetails": {"SMARTASSIST_ENDPOINT": "interactionDetails"},
 		"trailing slash":     {"SMARTASSIST_BASE_URL": "https://platform.kore.ai/"},
 		"json logs":          {"SMARTASSIST_LOG_FORMAT": "json", "SMARTASSIST_LOG_LEVEL": "debug"},
+		"exemplars":          {"SMARTASSIST_EXEMPLARS": "true", "SMARTASSIST_NATIVE_HISTOGRAMS": "true"},
+		"conversation link":  {"SMARTASSIST_CONVERSATION_URL": "https://smartassist.kore.ai/conversations/{{conversation_id}}?tab=details"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			setEnv(t, changes)
@@ -182,6 +184,14 @@ func TestRejected(t *testing.T) {
 		{map[string]string{"SMARTASSIST_AGENT_METRICS": "maybe"}, `SMARTASSIST_AGENT_METRICS: cannot use "maybe": want true or false`},
 		{map[string]string{"SMARTASSIST_MAX_QUEUES": "0"}, "SMARTASSIST_MAX_QUEUES must be between 1 and 100000, got 0"},
 		{map[string]string{"SMARTASSIST_MAX_DISPOSITIONS": "-1"}, "SMARTASSIST_MAX_DISPOSITIONS must be between 1 and 100000, got -1"},
+		// Exemplars and native histograms (issues 13, 14).
+		{map[string]string{"SMARTASSIST_EXEMPLARS": "on"}, `SMARTASSIST_EXEMPLARS: cannot use "on": want true or false`},
+		{map[string]string{"SMARTASSIST_NATIVE_HISTOGRAMS": "sparse"}, `SMARTASSIST_NATIVE_HISTOGRAMS: cannot use "sparse": want true or false`},
+		{map[string]string{"SMARTASSIST_CONVERSATION_URL": "https://cc.example.com/c/"}, `SMARTASSIST_CONVERSATION_URL must hold {{conversation_id}} exactly once (where the conversation id goes), got "https://cc.example.com/c/"`},
+		{map[string]string{"SMARTASSIST_CONVERSATION_URL": "https://cc.example.com/c/{{conversation_id}}/{{conversation_id}}"}, `SMARTASSIST_CONVERSATION_URL must hold {{conversation_id}} exactly once (where the conversation id goes), got "https://cc.example.com/c/{{conversation_id}}/{{conversation_id}}"`},
+		{map[string]string{"SMARTASSIST_CONVERSATION_URL": "cc.example.com/c/{{conversation_id}}"}, `SMARTASSIST_CONVERSATION_URL must be an http or https URL with {{conversation_id}} in it (e.g. https://smartassist.example.com/conversations/{{conversation_id}}), got "cc.example.com/c/{{conversation_id}}"`},
+		{map[string]string{"SMARTASSIST_CONVERSATION_URL": "javascript:alert(1)//{{conversation_id}}"}, `SMARTASSIST_CONVERSATION_URL must be an http or https URL with {{conversation_id}} in it (e.g. https://smartassist.example.com/conversations/{{conversation_id}}), got "javascript:alert(1)//{{conversation_id}}"`},
+		{map[string]string{"SMARTASSIST_CONVERSATION_URL": "https://cc.example.com/c/{{conversation_id}}\"><script>"}, `SMARTASSIST_CONVERSATION_URL must be an http or https URL with {{conversation_id}} in it (e.g. https://smartassist.example.com/conversations/{{conversation_id}}), got "https://cc.example.com/c/{{conversation_id}}\"><script>"`},
 	} {
 		t.Run(tc.want, func(t *testing.T) {
 			setEnv(t, tc.changes)
