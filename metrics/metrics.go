@@ -74,7 +74,6 @@ type Metrics struct {
 	invalidValues   *prometheus.CounterVec
 	folded          *prometheus.CounterVec
 	lastObservation prometheus.Gauge
-	// exemplarsSkipped is nil unless Options.Exemplars.
 	exemplarsSkipped prometheus.Counter
 
 	agentSegments *prometheus.CounterVec
@@ -199,12 +198,12 @@ func New(reg prometheus.Registerer, opts Options) *Metrics {
 	}
 	// Counters whose series users alert on exist from the start at 0, so
 	// that rate() and absent() work before the first event.
-	if opts.Exemplars {
-		m.exemplarsSkipped = prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Subsystem: "exporter",
-			Name: "exemplars_skipped_total",
-			Help: "smartassist_exporter: finished conversations observed without an exemplar because their id was missing, over the exemplar length limit or held characters outside [A-Za-z0-9-_.:]. Only with SMARTASSIST_EXEMPLARS=true."})
-		cs = append(cs, m.exemplarsSkipped)
-	}
+	// Registered with exemplars off too (then it stays 0): a scrape has
+	// the same families whatever SMARTASSIST_EXEMPLARS says.
+	m.exemplarsSkipped = prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Subsystem: "exporter",
+		Name: "exemplars_skipped_total",
+		Help: "smartassist_exporter: finished conversations observed without an exemplar (SMARTASSIST_EXEMPLARS=true) because their id was missing, over the exemplar length limit or held characters outside [A-Za-z0-9-_.:]."})
+	cs = append(cs, m.exemplarsSkipped)
 	for _, l := range []string{"channel", "queue", "disposition", "campaign", "contact_status", "status", "outcome", "agent"} {
 		m.folded.WithLabelValues(l)
 	}
