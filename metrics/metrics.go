@@ -53,27 +53,27 @@ type Options struct {
 
 // Metrics holds every contact-center metric. It implements collector.Sink.
 type Metrics struct {
-	conversations   *prometheus.CounterVec
-	duration        *prometheus.HistogramVec
-	firstResponse   *prometheus.HistogramVec
-	interaction     *prometheus.HistogramVec
-	hold            *prometheus.HistogramVec
-	acw             *prometheus.HistogramVec
-	handle          *prometheus.HistogramVec
-	queueEntries    *prometheus.CounterVec
-	queueWait       *prometheus.HistogramVec
-	offers          *prometheus.CounterVec
-	consult         *prometheus.HistogramVec
-	csat            *prometheus.HistogramVec
-	nps             *prometheus.HistogramVec
-	likeDislike     *prometheus.CounterVec
-	dispositions    *prometheus.CounterVec
-	callbacks       *prometheus.CounterVec
-	campaigns       *prometheus.CounterVec
-	open            *prometheus.GaugeVec
-	invalidValues   *prometheus.CounterVec
-	folded          *prometheus.CounterVec
-	lastObservation prometheus.Gauge
+	conversations    *prometheus.CounterVec
+	duration         *prometheus.HistogramVec
+	firstResponse    *prometheus.HistogramVec
+	interaction      *prometheus.HistogramVec
+	hold             *prometheus.HistogramVec
+	acw              *prometheus.HistogramVec
+	handle           *prometheus.HistogramVec
+	queueEntries     *prometheus.CounterVec
+	queueWait        *prometheus.HistogramVec
+	offers           *prometheus.CounterVec
+	consult          *prometheus.HistogramVec
+	csat             *prometheus.HistogramVec
+	nps              *prometheus.HistogramVec
+	likeDislike      *prometheus.CounterVec
+	dispositions     *prometheus.CounterVec
+	callbacks        *prometheus.CounterVec
+	campaigns        *prometheus.CounterVec
+	open             *prometheus.GaugeVec
+	invalidValues    *prometheus.CounterVec
+	folded           *prometheus.CounterVec
+	lastObservation  prometheus.Gauge
 	exemplarsSkipped prometheus.Counter
 
 	agentSegments *prometheus.CounterVec
