@@ -78,3 +78,61 @@ func TestComposeGrafanaDatasource(t *testing.T) {
 		})
 	}
 }
+
+// TestHelmExemplars: the chart passes the exemplar settings to the
+// exporter and, when asked, renders a Grafana datasource whose exemplar
+// link is made from exemplars.conversationURL; a template without the
+// placeholder fails the render with a clear message.
+func TestHelmExemplars(t *testing.T) {
+	helm := tool(t, "helm", "go install helm.sh/helm/v3/cmd/helm@v3.16.4")
+	set := "demo=true,exemplars.enabled=true,exemplars.grafanaDatasource.enabled=true"
+	url := "exemplars.conversationURL=https://cc.example.com/c/{{conversation_id}}"
+	run(t, helm, "lint", "--strict", chart, "--set", set, "--set", url)
+	out := run(t, helm, "template", "acct", chart, "--set", set, "--set", url)
+	var env map[string]string
+	var ds grafanaDatasources
+	dec := yaml.NewDecoder(strings.NewReader(out))
+	for {
+		var m struct {
+			Kind     string                             `yaml:"kind"`
+			Metadata struct{ Labels map[string]string } `yaml:"metadata"`
+			Data     map[string]string                  `yaml:"data"`
+			Spec     struct {
+				Template struct {
+					Spec struct {
+						Containers []struct {
+							Env []struct{ Name, Value string } `yaml:"env"`
+						} `yaml:"containers"`
+					} `yaml:"spec"`
+				} `yaml:"template"`
+			} `yaml:"spec"`
+		}
+		if err := dec.Decode(&m); err != nil {
+			break
+		}
+		switch {
+		case m.Kind == "Deployment":
+			env = map[string]string{}
+			for _, e := range m.Spec.Template.Spec.Containers[0].Env {
+				env[e.Name] = e.Value
+			}
+		case m.Kind == "ConfigMap" && m.Metadata.Labels["grafana_datasource"] == "1":
+			if err := yaml.Unmarshal([]byte(m.Data["smartassist-datasource.yaml"]), &ds); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if env["SMARTASSIST_EXEMPLARS"] != "true" || env["SMARTASSIST_NATIVE_HISTOGRAMS"] != "false" ||
+		env["SMARTASSIST_CONVERSATION_URL"] != "https://cc.example.com/c/{{conversation_id}}" {
+		t.Errorf("exporter environment %v", env)
+	}
+	if len(ds.Datasources) != 1 || len(ds.Datasources[0].JSONData.Destinations) != 1 ||
+		ds.Datasources[0].JSONData.Destinations[0].URL != "https://cc.example.com/c/$${__value.raw}" ||
+		ds.Datasources[0].JSONData.Destinations[0].Name != "conversation_id" {
+		t.Errorf("Grafana datasource %+v", ds)
+	}
+	bad, err := exec.Command(helm, "template", "acct", chart, "--set", set, "--set", "exemplars.conversationURL=https://cc.example.com/c/").CombinedOutput()
+	if err == nil || !strings.Contains(string(bad), "exemplars.conversationURL must hold {{conversation_id}}") {
+		t.Errorf("a template without the placeholder: %v\n%s", err, bad)
+	}
+}
