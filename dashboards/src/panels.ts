@@ -103,11 +103,14 @@ export interface Target {
 // (SMARTASSIST_EXEMPLARS=true); the exporter's own histograms have none.
 const conversationHistogram = /smartassist_(conversation_duration|first_response|interaction|hold|after_call_work|handle|queue_wait|consult)_seconds_bucket/;
 
-// exemplarsFor says whether a time series target asks Prometheus for
-// exemplars: Grafana draws them as dots, linked to the conversation when
-// the datasource has SMARTASSIST_CONVERSATION_URL as its exemplar link.
-export function exemplarsFor(t: Target): boolean {
-  return conversationHistogram.test(t.expr);
+// exemplarsFor says whether a target asks Prometheus for exemplars: a
+// quantile of, or a heatmap of the buckets of, a conversation duration
+// histogram, where a dot's value is on the panel's axis (not a ratio such
+// as the service level). Grafana draws them as dots, linked to the
+// conversation when the datasource has SMARTASSIST_CONVERSATION_URL as its
+// exemplar link.
+export function exemplarsFor(t: Target, heatmap = false): boolean {
+  return conversationHistogram.test(t.expr) && (heatmap || t.expr.startsWith('histogram_quantile('));
 }
 
 function query(t: Target, i: number, format?: PromQueryFormat): DataqueryBuilder {
@@ -184,7 +187,7 @@ export function heatmap(p: PanelSpec): HeatmapBuilder {
     .yAxis(new YAxisConfigBuilder().unit(p.unit).axisPlacement(common.AxisPlacement.Left));
   p.targets.forEach((t, i) => {
     const q = query({ ...t, legend: t.legend ?? '{{le}}' }, i, PromQueryFormat.Heatmap);
-    b.withTarget(exemplarsFor(t) ? q.exemplar(true) : q);
+    b.withTarget(exemplarsFor(t, true) ? q.exemplar(true) : q);
   });
   return b;
 }
