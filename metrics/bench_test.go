@@ -50,16 +50,7 @@ func BenchmarkRenderMetrics10k(b *testing.B) {
 		}
 	}
 	mfs, _ := reg.Gather()
-	series := 0
-	for _, mf := range mfs {
-		for _, mt := range mf.GetMetric() {
-			if h := mt.GetHistogram(); h != nil {
-				series += len(h.GetBucket()) + 3 // buckets, +Inf, sum, count
-			} else {
-				series++
-			}
-		}
-	}
+	series := seriesCount(mfs)
 	handler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 	req.Header.Set("Accept", "text/plain")

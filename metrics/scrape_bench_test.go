@@ -159,17 +159,21 @@ func scrape(h http.Handler, accept, encoding string) (sent int, err error) {
 	return rec.Body.Len(), nil
 }
 
+// scrapeSizes are the registries compared: channels x queues label sets,
+// 20 observations each, about 10k and 60k series.
+var scrapeSizes = []struct {
+	name                  string
+	channels, queues, obs int
+}{
+	{"10k", 4, 14, 20},
+	{"60k", 8, 42, 20},
+}
+
 // BenchmarkScrape: ns/op of one scrape per registry and format, and the
 // bytes sent (bytes/scrape). Compare ours and ours_native with bare of the
 // same size and format, within one run.
 func BenchmarkScrape(b *testing.B) {
-	for _, size := range []struct {
-		name                  string
-		channels, queues, obs int
-	}{
-		{"10k", 4, 14, 20},
-		{"60k", 8, 42, 20},
-	} {
+	for _, size := range scrapeSizes {
 		regs := buildScrapeRegistries(b, size.channels, size.queues, size.obs)
 		for _, f := range scrapeFormats {
 			for _, r := range []struct {
@@ -248,13 +252,7 @@ func TestScrapeMirror(t *testing.T) {
 //
 //	go test ./metrics -run XXX -bench ScrapeRatio -benchtime 31x -count 3
 func BenchmarkScrapeRatio(b *testing.B) {
-	for _, size := range []struct {
-		name                  string
-		channels, queues, obs int
-	}{
-		{"10k", 4, 14, 20},
-		{"60k", 8, 42, 20},
-	} {
+	for _, size := range scrapeSizes {
 		regs := buildScrapeRegistries(b, size.channels, size.queues, size.obs)
 		for _, f := range scrapeFormats {
 			handlers := []http.Handler{
