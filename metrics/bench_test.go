@@ -14,7 +14,13 @@ import (
 
 // BenchmarkDeriveObserve: derive and record one finished conversation,
 // cycling through the finished sample records.
-func BenchmarkDeriveObserve(b *testing.B) {
+func BenchmarkDeriveObserve(b *testing.B) { benchmarkDeriveObserve(b, false) }
+
+// BenchmarkDeriveObserveExemplars: the same with SMARTASSIST_EXEMPLARS on
+// (each duration observation also stores its exemplar).
+func BenchmarkDeriveObserveExemplars(b *testing.B) { benchmarkDeriveObserve(b, true) }
+
+func benchmarkDeriveObserve(b *testing.B, exemplars bool) {
 	recs := seedRecords(b)
 	keys := make([]string, 0, len(recs))
 	for k, c := range recs {
@@ -24,7 +30,7 @@ func BenchmarkDeriveObserve(b *testing.B) {
 	}
 	sort.Strings(keys)
 	opts := DefaultOptions()
-	opts.AgentMetrics = true
+	opts.AgentMetrics, opts.Exemplars = true, exemplars
 	m := New(prometheus.NewRegistry(), opts)
 	b.ReportAllocs()
 	b.ResetTimer()
