@@ -35,7 +35,14 @@ const (
 // Options bound the labels taken from upstream text and switch on the
 // per-agent series, exemplars and native histograms.
 type Options struct {
-	AgentMetrics bool
+	AgentMetrics    bool
+	MaxChannels     int
+	MaxQueues       int
+	MaxDispositions int
+	MaxCampaigns    int
+	MaxStatuses     int
+	MaxAgents       int
+
 	// Exemplars attaches {conversation_id="…"} exemplars to the duration
 	// histograms' observations (served in the OpenMetrics and protobuf
 	// formats only).
@@ -43,38 +50,31 @@ type Options struct {
 	// NativeHistograms adds native (sparse) buckets to the duration
 	// histograms beside the classic ones.
 	NativeHistograms bool
-	MaxChannels      int
-	MaxQueues        int
-	MaxDispositions  int
-	MaxCampaigns     int
-	MaxStatuses      int
-	MaxAgents        int
 }
 
 // Metrics holds every contact-center metric. It implements collector.Sink.
 type Metrics struct {
-	conversations    *prometheus.CounterVec
-	duration         *prometheus.HistogramVec
-	firstResponse    *prometheus.HistogramVec
-	interaction      *prometheus.HistogramVec
-	hold             *prometheus.HistogramVec
-	acw              *prometheus.HistogramVec
-	handle           *prometheus.HistogramVec
-	queueEntries     *prometheus.CounterVec
-	queueWait        *prometheus.HistogramVec
-	offers           *prometheus.CounterVec
-	consult          *prometheus.HistogramVec
-	csat             *prometheus.HistogramVec
-	nps              *prometheus.HistogramVec
-	likeDislike      *prometheus.CounterVec
-	dispositions     *prometheus.CounterVec
-	callbacks        *prometheus.CounterVec
-	campaigns        *prometheus.CounterVec
-	open             *prometheus.GaugeVec
-	invalidValues    *prometheus.CounterVec
-	folded           *prometheus.CounterVec
-	lastObservation  prometheus.Gauge
-	exemplarsSkipped prometheus.Counter
+	conversations   *prometheus.CounterVec
+	duration        *prometheus.HistogramVec
+	firstResponse   *prometheus.HistogramVec
+	interaction     *prometheus.HistogramVec
+	hold            *prometheus.HistogramVec
+	acw             *prometheus.HistogramVec
+	handle          *prometheus.HistogramVec
+	queueEntries    *prometheus.CounterVec
+	queueWait       *prometheus.HistogramVec
+	offers          *prometheus.CounterVec
+	consult         *prometheus.HistogramVec
+	csat            *prometheus.HistogramVec
+	nps             *prometheus.HistogramVec
+	likeDislike     *prometheus.CounterVec
+	dispositions    *prometheus.CounterVec
+	callbacks       *prometheus.CounterVec
+	campaigns       *prometheus.CounterVec
+	open            *prometheus.GaugeVec
+	invalidValues   *prometheus.CounterVec
+	folded          *prometheus.CounterVec
+	lastObservation prometheus.Gauge
 
 	agentSegments *prometheus.CounterVec
 	agentHandle   *prometheus.CounterVec
@@ -83,7 +83,8 @@ type Metrics struct {
 
 	channels, queues, dispositionCap, campaignCap, contactStatuses, statuses, agents, offerOutcomes *labelCap
 
-	exemplars bool
+	exemplars        bool
+	exemplarsSkipped prometheus.Counter
 
 	// mu serializes writers (Record, Observe, SetOpen): it guards the
 	// label caps' sets and latestEnd. Scrapes do not take it, so a scrape
