@@ -181,7 +181,7 @@ func serve(ctx context.Context, cfg *config.Config, listener net.Listener, log *
 	sink := metrics.New(reg, metrics.Options{
 		AgentMetrics: cfg.AgentMetrics, MaxChannels: cfg.MaxChannels, MaxQueues: cfg.MaxQueues,
 		MaxDispositions: cfg.MaxDispositions, MaxCampaigns: cfg.MaxCampaigns, MaxStatuses: cfg.MaxStatuses,
-		MaxAgents: cfg.MaxAgents,
+		MaxAgents: cfg.MaxAgents, Exemplars: cfg.Exemplars, NativeHistograms: cfg.NativeHistograms,
 	})
 	up, err := newUpstream(cfg, reg, log)
 	if err != nil {
@@ -328,8 +328,11 @@ func newServer(handler http.Handler) *http.Server {
 func newHandler(reg *prometheus.Registry, ready func() bool, log *slog.Logger) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		ErrorLog:            slog.NewLogLogger(log.Handler(), slog.LevelError),
-		Registry:            reg,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError),
+		Registry: reg,
+		// OpenMetrics only for scrapers that ask for it (Prometheus does);
+		// it is the text format that carries exemplars. Others get the
+		// classic text format, the same with or without exemplars.
 		EnableOpenMetrics:   true,
 		MaxRequestsInFlight: maxScrapesInFlight,
 	})))

@@ -195,6 +195,8 @@ func TestBadConfigExits(t *testing.T) {
 		{"tiny budget", with(map[string]string{"SMARTASSIST_API_RATE_LIMIT": "1e-300"}), "smartassist_exporter: SMARTASSIST_API_RATE_LIMIT must be requests per minute between"},
 		{"credentials in the URL", with(map[string]string{"SMARTASSIST_BASE_URL": "https://admin:hunter2@x.example"}), "smartassist_exporter: SMARTASSIST_BASE_URL must not hold a user or password"},
 		{"fragment in the URL", with(map[string]string{"SMARTASSIST_BASE_URL": "https://x.example/#x"}), "smartassist_exporter: SMARTASSIST_BASE_URL must be only a scheme and a host"},
+		{"exemplar link without placeholder", with(map[string]string{"SMARTASSIST_CONVERSATION_URL": "https://cc.example/c/"}), "smartassist_exporter: SMARTASSIST_CONVERSATION_URL must hold {{conversation_id}} exactly once"},
+		{"exemplars not a bool", with(map[string]string{"SMARTASSIST_EXEMPLARS": "yes please"}), `smartassist_exporter: SMARTASSIST_EXEMPLARS: cannot use "yes please": want true or false`},
 		{"web config: missing cert", with(map[string]string{"SMARTASSIST_WEB_CONFIG_FILE": webConfigs["missing cert"]}), "smartassist_exporter: SMARTASSIST_WEB_CONFIG_FILE: "},
 		{"web config: misspelled key", with(map[string]string{"SMARTASSIST_WEB_CONFIG_FILE": webConfigs["misspelled key"]}), "smartassist_exporter: SMARTASSIST_WEB_CONFIG_FILE: "},
 		{"web config: not bcrypt", with(map[string]string{"SMARTASSIST_WEB_CONFIG_FILE": webConfigs["not bcrypt"]}), "smartassist_exporter: SMARTASSIST_WEB_CONFIG_FILE: "},

@@ -212,6 +212,7 @@ func TestOTLPThroughCollector(t *testing.T) {
 		"OTEL_METRIC_EXPORT_INTERVAL":         "500",
 		"OTEL_BSP_SCHEDULE_DELAY":             "200",
 		"OTEL_RESOURCE_ATTRIBUTES":            "deployment.environment=test",
+		"SMARTASSIST_EXEMPLARS":               "true",
 	}, "-demo")
 	mfs, _ := e.scrape(t)
 
@@ -255,6 +256,7 @@ func TestOTLPThroughCollector(t *testing.T) {
 		}
 		return true
 	})
+	checkOTLPExemplars(t, rec)
 	for k, want := range map[string]string{"service.name": "smartassist_exporter", "smartassist.account_id": "demo-account",
 		"smartassist.stream_id": "st-demo-stream", "deployment.environment": "test"} {
 		if resource[k] != want {
@@ -338,6 +340,32 @@ func compareOTLP(rec *otlpRecorder, mfs map[string]*dto.MetricFamily) ([]string,
 		}
 	}
 	return diffs, resource
+}
+
+// checkOTLPExemplars: with SMARTASSIST_EXEMPLARS the pushed classic
+// histograms carry the exemplars through the Prometheus bridge and the
+// Collector, with the conversation id as their only attribute.
+func checkOTLPExemplars(t *testing.T, rec *otlpRecorder) {
+	t.Helper()
+	for _, family := range exemplarDurationFamilies {
+		hist, _ := rec.latestMetric(family)
+		ids := 0
+		for _, dp := range hist.GetHistogram().GetDataPoints() {
+			for _, ex := range dp.GetExemplars() {
+				a := attrs(ex.GetFilteredAttributes())
+				if len(a) != 1 || !exemplarID.MatchString(a["conversation_id"]) {
+					t.Errorf("%s: exemplar attributes %v, want only a conversation_id", family, a)
+				}
+				if ex.GetTimeUnixNano() == 0 {
+					t.Errorf("%s: exemplar without a time", family)
+				}
+				ids++
+			}
+		}
+		if ids == 0 {
+			t.Errorf("%s: no exemplar arrived over OTLP", family)
+		}
+	}
 }
 
 func promLabels(m *dto.Metric) map[string]string {

@@ -171,7 +171,7 @@ func proveQueries(t *testing.T, prometheus, promtoolPath string) {
 
 	e := startExporter(t, map[string]string{
 		"SMARTASSIST_STATE_PATH": filepath.Join(t.TempDir(), "demo.db"), "SMARTASSIST_POLL_INTERVAL": "1s",
-		"SMARTASSIST_FULL_SCAN_INTERVAL": "10s",
+		"SMARTASSIST_FULL_SCAN_INTERVAL": "10s", "SMARTASSIST_EXEMPLARS": "true",
 	}, "-demo")
 	// A second account whose live state comes from Queue Size (as on a
 	// tenant without Queue Performance): the live gauges only that source
@@ -194,13 +194,16 @@ scrape_configs:
 	}
 	addr := freeAddr(t)
 	startTool(t, "prometheus", prometheus, "--config.file="+filepath.Join(dir, "prometheus.yml"),
-		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr)
+		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr,
+		"--enable-feature=exemplar-storage")
 	prom := promClient{base: "http://" + addr}
 	// 20 one-second scrapes: enough for every rate over 1m and 5m.
 	waitFor(t, 90*time.Second, "20 scrapes of the exporter", func() bool {
 		r, err := prom.query(`count_over_time(smartassist_up{job="smartassist"}[1m]) >= 20`)
 		return err == nil && len(r.Data.Result) == 2
 	})
+
+	checkExemplars(t, prom)
 
 	exprs, variables := dashboardExprs(t)
 	checked := 0
@@ -287,6 +290,68 @@ scrape_configs:
 		}
 	}
 	e.stop(t)
+}
+
+// exemplarID is the charset the exporter allows in exemplar ids.
+var exemplarID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,113}$`)
+
+// checkExemplars is issue 13's "done means" against a real Prometheus with
+// exemplar storage: every duration histogram's buckets carry exemplars
+// whose only label is a valid conversation id.
+func checkExemplars(t *testing.T, prom promClient) {
+	t.Helper()
+	end := time.Now().Add(time.Minute)
+	for _, family := range exemplarDurationFamilies {
+		var ids map[string]bool
+		var lastErr error
+		// The demo's first conversations arrive with the first polls.
+		waitFor(t, 30*time.Second, "exemplars of "+family, func() bool {
+			ids, lastErr = prom.exemplars(family+"_bucket", end.Add(-time.Hour), end)
+			return lastErr == nil && len(ids) > 0
+		})
+		for id := range ids {
+			if !exemplarID.MatchString(id) {
+				t.Errorf("%s: exemplar conversation_id %q", family, id)
+			}
+		}
+	}
+}
+
+// exemplars asks /api/v1/query_exemplars and returns the conversation ids
+// found; an exemplar with any other label is an error.
+func (p promClient) exemplars(selector string, start, end time.Time) (map[string]bool, error) {
+	q := url.Values{"query": {selector}, "start": {fmt.Sprint(start.Unix())}, "end": {fmt.Sprint(end.Unix())}}
+	resp, err := http.Get(p.base + "/api/v1/query_exemplars?" + q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   []struct {
+			Exemplars []struct {
+				Labels map[string]string `json:"labels"`
+			} `json:"exemplars"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return nil, fmt.Errorf("query_exemplars %s: %w", selector, err)
+	}
+	if r.Status != "success" {
+		return nil, fmt.Errorf("query_exemplars %s: %s", selector, r.Error)
+	}
+	ids := map[string]bool{}
+	for _, series := range r.Data {
+		for _, e := range series.Exemplars {
+			id, ok := e.Labels["conversation_id"]
+			if !ok || len(e.Labels) != 1 {
+				return nil, fmt.Errorf("query_exemplars %s: exemplar labels %v, want only conversation_id", selector, e.Labels)
+			}
+			ids[id] = true
+		}
+	}
+	return ids, nil
 }
 
 // metricsDocExamples returns the PromQL of METRICS.md: the example column

@@ -77,6 +77,10 @@ type Config struct {
 	// Live queue and agent state (issue 10).
 	LiveInterval OptionalInterval `envconfig:"LIVE_INTERVAL" default:"15s"`
 	LiveSource   string           `envconfig:"LIVE_SOURCE" default:"auto"`
+	// Exemplars, native histograms and the exemplar link (issue 13, 14).
+	Exemplars        bool   `envconfig:"EXEMPLARS" default:"false"`
+	NativeHistograms bool   `envconfig:"NATIVE_HISTOGRAMS" default:"false"`
+	ConversationURL  string `envconfig:"CONVERSATION_URL"`
 
 	// set holds the variables present in the environment Parse read, so
 	// that -demo fills in only what the user left unset.
@@ -268,6 +272,33 @@ func (c *Config) Validate() error {
 		if cap.v < 1 || cap.v > 100000 {
 			return fmt.Errorf("%s must be between 1 and 100000, got %d", Var(cap.name), cap.v)
 		}
+	}
+	if err := ValidateConversationURL(c.ConversationURL); err != nil {
+		return err
+	}
+	return nil
+}
+
+// ConversationIDPlaceholder is what SMARTASSIST_CONVERSATION_URL holds
+// where the conversation id goes.
+const ConversationIDPlaceholder = "{{conversation_id}}"
+
+// ValidateConversationURL checks SMARTASSIST_CONVERSATION_URL, the link
+// template Grafana's exemplar links are made from (deploy files turn the
+// placeholder into Grafana's ${__value.raw}). The exporter does not use it
+// otherwise; it checks it so that the env file shared with Grafana fails
+// loudly instead of producing broken links. Empty means no link.
+func ValidateConversationURL(tmpl string) error {
+	if tmpl == "" {
+		return nil
+	}
+	v := Var("CONVERSATION_URL")
+	if n := strings.Count(tmpl, ConversationIDPlaceholder); n != 1 {
+		return fmt.Errorf("%s must hold %s exactly once (where the conversation id goes), got %q", v, ConversationIDPlaceholder, tmpl)
+	}
+	u, err := url.Parse(strings.Replace(tmpl, ConversationIDPlaceholder, "c-id", 1))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(tmpl, " \t\n\"'<>") {
+		return fmt.Errorf("%s must be an http or https URL with %s in it (e.g. https://smartassist.example.com/conversations/%s), got %q", v, ConversationIDPlaceholder, ConversationIDPlaceholder, tmpl)
 	}
 	return nil
 }
@@ -511,6 +542,8 @@ func (c *Config) LogValue() slog.Value {
 		slog.Bool("agent_metrics", c.AgentMetrics),
 		slog.Duration("live_interval", c.LivePollInterval()),
 		slog.String("live_source", c.LiveSource),
+		slog.Bool("exemplars", c.Exemplars),
+		slog.Bool("native_histograms", c.NativeHistograms),
 	)
 }
 

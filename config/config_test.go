@@ -50,7 +50,8 @@ func TestDefaults(t *testing.T) {
 		c.APIRateLimit != 50 || c.TimezoneOffset != 0 || c.ListenAddress != DefaultListenAddress ||
 		c.StatePath != "data/smartassist_exporter.db" || c.LogLevel != "info" || c.LogFormat != "logfmt" ||
 		c.AgentMetrics || c.MaxQueues != 50 || c.MaxDispositions != 50 || c.MaxCampaigns != 50 ||
-		c.LiveInterval.Duration() != 15*time.Second || c.LiveSource != "auto" {
+		c.LiveInterval.Duration() != 15*time.Second || c.LiveSource != "auto" ||
+		c.Exemplars || c.NativeHistograms || c.ConversationURL != "" {
 		t.Errorf("defaults: %+v", c)
 	}
 }
@@ -76,6 +77,8 @@ func TestAccepted(t *testing.T) {
 		"live 0":                {"SMARTASSIST_LIVE_INTERVAL": "0"},
 		"live queue size":       {"SMARTASSIST_LIVE_SOURCE": "queue_size", "SMARTASSIST_LIVE_INTERVAL": "1m"},
 		"live off, tiny budget": {"SMARTASSIST_LIVE_INTERVAL": "off", "SMARTASSIST_API_RATE_LIMIT": "1"},
+		"exemplars":             {"SMARTASSIST_EXEMPLARS": "true", "SMARTASSIST_NATIVE_HISTOGRAMS": "true"},
+		"conversation link":     {"SMARTASSIST_CONVERSATION_URL": "https://smartassist.kore.ai/conversations/{{conversation_id}}?tab=details"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			setEnv(t, changes)
@@ -190,6 +193,14 @@ func TestRejected(t *testing.T) {
 		{map[string]string{"SMARTASSIST_LIVE_INTERVAL": "2h"}, "SMARTASSIST_LIVE_INTERVAL must be between 5s and 1h, or off, got 2h0m0s"},
 		{map[string]string{"SMARTASSIST_API_RATE_LIMIT": "5", "SMARTASSIST_LIVE_INTERVAL": "15s"}, "SMARTASSIST_LIVE_INTERVAL 15s costs 4 requests a minute, over the live share (40%) of SMARTASSIST_API_RATE_LIMIT (5 a minute): set it to at least 30s, or off"},
 		{map[string]string{"SMARTASSIST_LIVE_SOURCE": "websocket"}, `SMARTASSIST_LIVE_SOURCE must be auto, queue_performance or queue_size, got "websocket"`},
+		// Exemplars and native histograms (issues 13, 14).
+		{map[string]string{"SMARTASSIST_EXEMPLARS": "on"}, `SMARTASSIST_EXEMPLARS: cannot use "on": want true or false`},
+		{map[string]string{"SMARTASSIST_NATIVE_HISTOGRAMS": "sparse"}, `SMARTASSIST_NATIVE_HISTOGRAMS: cannot use "sparse": want true or false`},
+		{map[string]string{"SMARTASSIST_CONVERSATION_URL": "https://cc.example.com/c/"}, `SMARTASSIST_CONVERSATION_URL must hold {{conversation_id}} exactly once (where the conversation id goes), got "https://cc.example.com/c/"`},
+		{map[string]string{"SMARTASSIST_CONVERSATION_URL": "https://cc.example.com/c/{{conversation_id}}/{{conversation_id}}"}, `SMARTASSIST_CONVERSATION_URL must hold {{conversation_id}} exactly once (where the conversation id goes), got "https://cc.example.com/c/{{conversation_id}}/{{conversation_id}}"`},
+		{map[string]string{"SMARTASSIST_CONVERSATION_URL": "cc.example.com/c/{{conversation_id}}"}, `SMARTASSIST_CONVERSATION_URL must be an http or https URL with {{conversation_id}} in it (e.g. https://smartassist.example.com/conversations/{{conversation_id}}), got "cc.example.com/c/{{conversation_id}}"`},
+		{map[string]string{"SMARTASSIST_CONVERSATION_URL": "javascript:alert(1)//{{conversation_id}}"}, `SMARTASSIST_CONVERSATION_URL must be an http or https URL with {{conversation_id}} in it (e.g. https://smartassist.example.com/conversations/{{conversation_id}}), got "javascript:alert(1)//{{conversation_id}}"`},
+		{map[string]string{"SMARTASSIST_CONVERSATION_URL": "https://cc.example.com/c/{{conversation_id}}\"><script>"}, `SMARTASSIST_CONVERSATION_URL must be an http or https URL with {{conversation_id}} in it (e.g. https://smartassist.example.com/conversations/{{conversation_id}}), got "https://cc.example.com/c/{{conversation_id}}\"><script>"`},
 	} {
 		t.Run(tc.want, func(t *testing.T) {
 			setEnv(t, tc.changes)

@@ -14,7 +14,13 @@ import (
 
 // BenchmarkDeriveObserve: derive and record one finished conversation,
 // cycling through the finished sample records.
-func BenchmarkDeriveObserve(b *testing.B) {
+func BenchmarkDeriveObserve(b *testing.B) { benchmarkDeriveObserve(b, false) }
+
+// BenchmarkDeriveObserveExemplars: the same with SMARTASSIST_EXEMPLARS on
+// (each duration observation also stores its exemplar).
+func BenchmarkDeriveObserveExemplars(b *testing.B) { benchmarkDeriveObserve(b, true) }
+
+func benchmarkDeriveObserve(b *testing.B, exemplars bool) {
 	recs := seedRecords(b)
 	keys := make([]string, 0, len(recs))
 	for k, c := range recs {
@@ -24,7 +30,7 @@ func BenchmarkDeriveObserve(b *testing.B) {
 	}
 	sort.Strings(keys)
 	opts := DefaultOptions()
-	opts.AgentMetrics = true
+	opts.AgentMetrics, opts.Exemplars = true, exemplars
 	m := New(prometheus.NewRegistry(), opts)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -50,16 +56,7 @@ func BenchmarkRenderMetrics10k(b *testing.B) {
 		}
 	}
 	mfs, _ := reg.Gather()
-	series := 0
-	for _, mf := range mfs {
-		for _, mt := range mf.GetMetric() {
-			if h := mt.GetHistogram(); h != nil {
-				series += len(h.GetBucket()) + 3 // buckets, +Inf, sum, count
-			} else {
-				series++
-			}
-		}
-	}
+	series := seriesCount(mfs)
 	handler := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 	req.Header.Set("Accept", "text/plain")

@@ -25,6 +25,9 @@ const (
 	OutcomeAbandoned  = "abandoned"
 	OutcomeReassigned = "reassigned"
 	OfferMissed       = "missed" // a non-responding agent without nonResponseEvent
+	// nonResponseEvent values the platform documents, in snake case.
+	OfferIgnored              = "ignored"
+	OfferSupervisorReassigned = "supervisor_reassigned"
 )
 
 // Invalid value reasons: label values of smartassist_exporter_invalid_values_total.
@@ -33,7 +36,17 @@ const (
 	ReasonOutOfRange = "out_of_range"
 	ReasonNotNumber  = "not_a_number"
 	ReasonMissing    = "missing"
+	// ReasonImplausible: a duration over MaxPlausibleDuration. Observing
+	// it would wreck the histogram's _sum for good (1e308 makes it +Inf
+	// until the exporter restarts).
+	ReasonImplausible = "implausible"
 )
+
+// MaxPlausibleDuration bounds every duration the exporter observes: no
+// conversation, segment, wait or after-call work lasts 30 days (asynchronous
+// chats stay open for days, not months). Longer values are invalid values
+// with reason "implausible".
+const MaxPlausibleDuration = 30 * 24 * time.Hour
 
 // Fields that can hold an invalid value.
 const (
@@ -53,7 +66,7 @@ const (
 var possibleInvalidValues = func() []InvalidValue {
 	var out []InvalidValue
 	for _, f := range []string{FieldConversationDuration, FieldFirstResponse, FieldInteraction, FieldHold, FieldAfterCallWork, FieldQueueWait, FieldConsult} {
-		out = append(out, InvalidValue{f, ReasonNegative}, InvalidValue{f, ReasonNotNumber})
+		out = append(out, InvalidValue{f, ReasonNegative}, InvalidValue{f, ReasonNotNumber}, InvalidValue{f, ReasonImplausible})
 	}
 	out = append(out, InvalidValue{FieldConversationDuration, ReasonMissing})
 	for _, f := range []string{FieldCSAT, FieldNPS, FieldLikeDislike} {
@@ -268,6 +281,8 @@ func (o *Observations) duration(c *conversation.Conversation, field string, n co
 	return o.nonNegative(field, b.Sub(a).Seconds())
 }
 
+// nonNegative checks a duration in seconds: a number, not negative, not
+// over MaxPlausibleDuration.
 func (o *Observations) nonNegative(field string, v float64) Opt {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		o.invalid(field, ReasonNotNumber)
@@ -275,6 +290,10 @@ func (o *Observations) nonNegative(field string, v float64) Opt {
 	}
 	if v < 0 {
 		o.invalid(field, ReasonNegative)
+		return Opt{}
+	}
+	if v > MaxPlausibleDuration.Seconds() {
+		o.invalid(field, ReasonImplausible)
 		return Opt{}
 	}
 	return some(v)

@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,26 +15,34 @@ const OtherValue = "other"
 const maxLabelLength = 100
 
 // labelCap bounds the values of one label taken from upstream text: the
-// first max distinct values are kept, later new ones become "other" and are
-// counted. The set starts empty at every start of the exporter.
+// known values and the first max distinct others are kept, later new ones
+// become "other" and are counted. The set of others starts empty at every
+// start of the exporter. A labelCap is not safe for concurrent use: Metrics
+// calls it under Metrics.mu.
 type labelCap struct {
 	name   string
 	max    int
 	folded prometheus.Counter
 
-	mu   sync.Mutex
-	seen map[string]struct{}
+	known map[string]struct{} // never fold, do not count against max
+	seen  map[string]struct{}
 }
 
-func newLabelCap(name string, max int, folded *prometheus.CounterVec) *labelCap {
-	return &labelCap{name: name, max: max, folded: folded.WithLabelValues(name), seen: map[string]struct{}{}}
+func newLabelCap(name string, max int, folded *prometheus.CounterVec, known ...string) *labelCap {
+	l := &labelCap{name: name, max: max, folded: folded.WithLabelValues(name),
+		known: map[string]struct{}{}, seen: map[string]struct{}{}}
+	for _, k := range known {
+		l.known[k] = struct{}{}
+	}
+	return l
 }
 
 // value returns the label value to use for v.
 func (l *labelCap) value(v string) string {
 	v = cleanLabel(v)
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	if _, ok := l.known[v]; ok {
+		return v
+	}
 	if _, ok := l.seen[v]; ok {
 		return v
 	}

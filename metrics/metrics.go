@@ -19,16 +19,19 @@ var (
 	NPSBuckets  = []float64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
 )
 
-// Native histograms beside the classic buckets: ~10% resolution. With no
-// reset duration set, a histogram past the bucket limit lowers its
-// resolution instead of resetting.
+// Native histograms beside the classic buckets, when switched on
+// (Options.NativeHistograms): ~10% resolution. With no reset duration set,
+// a histogram past the bucket limit lowers its resolution instead of
+// resetting. Off by default: client_golang then builds no native buckets,
+// which cost scrape time even for text scrapes and grow protobuf scrapes
+// (BENCHMARKS.md, "Scrape").
 const (
 	nativeBucketFactor = 1.1
 	nativeMaxBuckets   = 160
 )
 
 // Options bound the labels taken from upstream text and switch on the
-// per-agent series.
+// per-agent series, exemplars and native histograms.
 type Options struct {
 	AgentMetrics    bool
 	MaxChannels     int
@@ -37,11 +40,14 @@ type Options struct {
 	MaxCampaigns    int
 	MaxStatuses     int
 	MaxAgents       int
-}
 
-// DefaultOptions are the defaults of the SMARTASSIST_MAX_* settings.
-func DefaultOptions() Options {
-	return Options{MaxChannels: 20, MaxQueues: 50, MaxDispositions: 50, MaxCampaigns: 50, MaxStatuses: 20, MaxAgents: 500}
+	// Exemplars attaches {conversation_id="…"} exemplars to the duration
+	// histograms' observations (served in the OpenMetrics and protobuf
+	// formats only).
+	Exemplars bool
+	// NativeHistograms adds native (sparse) buckets to the duration
+	// histograms beside the classic ones.
+	NativeHistograms bool
 }
 
 // Metrics holds every contact-center metric. It implements collector.Sink.
@@ -75,18 +81,28 @@ type Metrics struct {
 
 	channels, queues, dispositionCap, campaignCap, contactStatuses, statuses, agents, offerOutcomes *labelCap
 
-	mu        sync.Mutex // one conversation's observations land together
+	exemplars        bool
+	exemplarsSkipped prometheus.Counter
+
+	// mu serializes writers (Record, Observe, SetOpen): it guards the
+	// label caps' sets and latestEnd. Scrapes do not take it, so a scrape
+	// can see part of a conversation's observations; the next one sees
+	// them all. Each series on its own is always consistent.
+	mu        sync.Mutex
 	latestEnd float64
 }
 
-func durationHistogram(name, help string, labels ...string) *prometheus.HistogramVec {
-	return prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: namespace, Name: name, Help: help,
-		Buckets:                         DurationBuckets,
-		NativeHistogramBucketFactor:     nativeBucketFactor,
-		NativeHistogramMaxBucketNumber:  nativeMaxBuckets,
-		NativeHistogramMinResetDuration: 0,
-	}, labels)
+// durationHistograms makes the duration histograms of one Options.
+type durationHistograms struct{ native bool }
+
+func (d durationHistograms) vec(name, help string, labels ...string) *prometheus.HistogramVec {
+	opts := prometheus.HistogramOpts{Namespace: namespace, Name: name, Help: help, Buckets: DurationBuckets}
+	if d.native {
+		opts.NativeHistogramBucketFactor = nativeBucketFactor
+		opts.NativeHistogramMaxBucketNumber = nativeMaxBuckets
+		opts.NativeHistogramMinResetDuration = 0
+	}
+	return prometheus.NewHistogramVec(opts, labels)
 }
 
 func counter(name, help string, labels ...string) *prometheus.CounterVec {
@@ -95,7 +111,9 @@ func counter(name, help string, labels ...string) *prometheus.CounterVec {
 
 // New creates the metrics and registers them.
 func New(reg prometheus.Registerer, opts Options) *Metrics {
+	durationHistogram := durationHistograms{native: opts.NativeHistograms}.vec
 	m := &Metrics{
+		exemplars: opts.Exemplars,
 		conversations: counter("conversations_total",
 			"Finished conversations, counted once each when first seen finished, by channel, direction and finalStatus.",
 			"channel", "direction", "status"),
@@ -159,7 +177,9 @@ func New(reg prometheus.Registerer, opts Options) *Metrics {
 	m.campaignCap = newLabelCap("campaign", opts.MaxCampaigns, m.folded)
 	m.contactStatuses = newLabelCap("contact_status", 20, m.folded)
 	m.statuses = newLabelCap("status", opts.MaxStatuses, m.folded)
-	m.offerOutcomes = newLabelCap("outcome", 10, m.folded)
+	// The outcomes the platform documents are always kept: a burst of
+	// odd nonResponseEvent values must not fold "answered" into "other".
+	m.offerOutcomes = newLabelCap("outcome", 10, m.folded, OutcomeAnswered, OfferMissed, OfferIgnored, OfferSupervisorReassigned)
 	cs := []prometheus.Collector{m.conversations, m.duration, m.firstResponse, m.interaction, m.hold, m.acw, m.handle,
 		m.queueEntries, m.queueWait, m.offers, m.consult, m.csat, m.nps, m.likeDislike, m.dispositions, m.callbacks,
 		m.campaigns, m.open, m.invalidValues, m.folded, m.lastObservation}
@@ -177,6 +197,12 @@ func New(reg prometheus.Registerer, opts Options) *Metrics {
 	}
 	// Counters whose series users alert on exist from the start at 0, so
 	// that rate() and absent() work before the first event.
+	// Registered with exemplars off too (then it stays 0): a scrape has
+	// the same families whatever SMARTASSIST_EXEMPLARS says.
+	m.exemplarsSkipped = prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Subsystem: "exporter",
+		Name: "exemplars_skipped_total",
+		Help: "smartassist_exporter: finished conversations observed without an exemplar (SMARTASSIST_EXEMPLARS=true) because their id was missing, over the exemplar length limit or held characters outside [A-Za-z0-9-_.:]."})
+	cs = append(cs, m.exemplarsSkipped)
 	for _, l := range []string{"channel", "queue", "disposition", "campaign", "contact_status", "status", "outcome", "agent"} {
 		m.folded.WithLabelValues(l)
 	}
@@ -191,34 +217,45 @@ func New(reg prometheus.Registerer, opts Options) *Metrics {
 // conversation.
 func (m *Metrics) Observe(c *conversation.Conversation) {
 	o := Derive(c)
-	m.Record(&o)
+	var ex prometheus.Labels
+	if m.exemplars {
+		if ex = Exemplar(c); ex == nil {
+			m.exemplarsSkipped.Inc()
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.record(&o, ex)
 	if !c.End.IsZero() {
-		m.mu.Lock()
 		// Conversations are counted in no time order: keep the latest end.
 		if end := float64(c.End.Unix()); end > m.latestEnd {
 			m.latestEnd = end
 			m.lastObservation.Set(end)
 		}
-		m.mu.Unlock()
 	}
 }
 
-// Record adds derived observations to the metrics, bounding labels.
+// Record adds derived observations to the metrics, bounding labels, without
+// exemplars.
 func (m *Metrics) Record(o *Observations) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.record(o, nil)
+}
+
+// record adds o; ex, when not nil, is the exemplar of every duration
+// observation. The caller holds m.mu.
+func (m *Metrics) record(o *Observations, ex prometheus.Labels) {
 	ch := m.channels.value(o.Channel)
 	m.conversations.WithLabelValues(ch, o.Direction, m.statuses.value(o.Status)).Inc()
-	if o.Duration.OK {
-		m.duration.WithLabelValues(ch, o.Direction).Observe(o.Duration.V)
-	}
+	observe(m.duration, o.Duration, ex, ch, o.Direction)
 	for _, s := range o.Segments {
 		q := m.queues.value(s.Queue)
-		observe(m.firstResponse, s.FirstResponse, ch, q)
-		observe(m.interaction, s.Interaction, ch, q)
-		observe(m.hold, s.Hold, ch, q)
-		observe(m.acw, s.ACW, ch, q)
-		observe(m.handle, s.Handle, ch, q)
+		observe(m.firstResponse, s.FirstResponse, ex, ch, q)
+		observe(m.interaction, s.Interaction, ex, ch, q)
+		observe(m.hold, s.Hold, ex, ch, q)
+		observe(m.acw, s.ACW, ex, ch, q)
+		observe(m.handle, s.Handle, ex, ch, q)
 		if m.agents != nil && s.Agent != "" {
 			a := m.agents.value(s.Agent)
 			m.agentSegments.WithLabelValues(a).Inc()
@@ -229,7 +266,7 @@ func (m *Metrics) Record(o *Observations) {
 	for _, e := range o.QueueEntries {
 		q := m.queues.value(e.Queue)
 		m.queueEntries.WithLabelValues(ch, q, e.Outcome).Inc()
-		observe(m.queueWait, e.Wait, ch, q, e.Outcome)
+		observe(m.queueWait, e.Wait, ex, ch, q, e.Outcome)
 		if e.Callback {
 			m.callbacks.WithLabelValues(ch, q).Inc()
 		}
@@ -242,10 +279,12 @@ func (m *Metrics) Record(o *Observations) {
 		}
 	}
 	for _, cs := range o.Consults {
-		m.consult.WithLabelValues(ch, m.queues.value(cs.Queue)).Observe(cs.Seconds)
+		observeExemplar(m.consult.WithLabelValues(ch, m.queues.value(cs.Queue)), cs.Seconds, ex)
 	}
-	observe(m.csat, o.CSAT, ch)
-	observe(m.nps, o.NPS, ch)
+	// Scores are not durations: no exemplar (a score is not a spike to
+	// explain, and the id would be the survey respondent's).
+	observe(m.csat, o.CSAT, nil, ch)
+	observe(m.nps, o.NPS, nil, ch)
 	if o.Vote != "" {
 		m.likeDislike.WithLabelValues(ch, o.Vote).Inc()
 	}
@@ -260,9 +299,9 @@ func (m *Metrics) Record(o *Observations) {
 	}
 }
 
-func observe(h *prometheus.HistogramVec, v Opt, labels ...string) {
+func observe(h *prometheus.HistogramVec, v Opt, ex prometheus.Labels, labels ...string) {
 	if v.OK {
-		h.WithLabelValues(labels...).Observe(v.V)
+		observeExemplar(h.WithLabelValues(labels...), v.V, ex)
 	}
 }
 

@@ -98,6 +98,21 @@ export interface Target {
   legend?: string;
 }
 
+// conversationHistogram matches a quantile or bucket query of a duration
+// histogram whose observations carry {conversation_id} exemplars
+// (SMARTASSIST_EXEMPLARS=true); the exporter's own histograms have none.
+const conversationHistogram = /smartassist_(conversation_duration|first_response|interaction|hold|after_call_work|handle|queue_wait|consult)_seconds_bucket/;
+
+// exemplarsFor says whether a target asks Prometheus for exemplars: a
+// quantile of, or a heatmap of the buckets of, a conversation duration
+// histogram, where a dot's value is on the panel's axis (not a ratio such
+// as the service level). Grafana draws them as dots, linked to the
+// conversation when the datasource has SMARTASSIST_CONVERSATION_URL as its
+// exemplar link.
+export function exemplarsFor(t: Target, heatmap = false): boolean {
+  return conversationHistogram.test(t.expr) && (heatmap || t.expr.startsWith('histogram_quantile('));
+}
+
 function query(t: Target, i: number, format?: PromQueryFormat): DataqueryBuilder {
   const q = new DataqueryBuilder().expr(t.expr).refId(String.fromCharCode(65 + i)).datasource(datasource);
   if (t.legend) q.legendFormat(t.legend);
@@ -139,7 +154,7 @@ export function timeseries(p: PanelSpec & { stacked?: boolean; min?: number; max
   if (p.stacked) b.stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal));
   if (p.min !== undefined) b.min(p.min);
   if (p.max !== undefined) b.max(p.max);
-  p.targets.forEach((t, i) => b.withTarget(query(t, i)));
+  p.targets.forEach((t, i) => b.withTarget(exemplarsFor(t) ? query(t, i).exemplar(true) : query(t, i)));
   return b;
 }
 
@@ -170,6 +185,9 @@ export function heatmap(p: PanelSpec): HeatmapBuilder {
   const b = head(new HeatmapBuilder(), p, 12, 8)
     .calculate(false)
     .yAxis(new YAxisConfigBuilder().unit(p.unit).axisPlacement(common.AxisPlacement.Left));
-  p.targets.forEach((t, i) => b.withTarget(query({ ...t, legend: t.legend ?? '{{le}}' }, i, PromQueryFormat.Heatmap)));
+  p.targets.forEach((t, i) => {
+    const q = query({ ...t, legend: t.legend ?? '{{le}}' }, i, PromQueryFormat.Heatmap);
+    b.withTarget(exemplarsFor(t, true) ? q.exemplar(true) : q);
+  });
   return b;
 }
