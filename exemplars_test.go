@@ -88,7 +88,7 @@ func TestExemplarsInOpenMetrics(t *testing.T) {
 		t.Fatalf("content type %q, want OpenMetrics", ct)
 	}
 	found := map[string]int{}
-	for _, line := range strings.Split(body, "\n") {
+	for line := range strings.SplitSeq(body, "\n") {
 		if !strings.Contains(line, " # {") {
 			continue
 		}
@@ -149,7 +149,7 @@ func TestExemplarsOnlyWhenAsked(t *testing.T) {
 // stay).
 func stable(body string) string {
 	var keep []string
-	for _, line := range strings.Split(body, "\n") {
+	for line := range strings.SplitSeq(body, "\n") {
 		if strings.Contains(line, "promhttp_metric_handler") || strings.HasPrefix(line, "smartassist_exporter_exemplars_skipped_total ") {
 			continue
 		}

@@ -438,7 +438,7 @@ func TestCorruptStateExits(t *testing.T) {
 				t.Errorf("exit %d, want %d; output:\n%s", code, exitCorruptState, out)
 			}
 			var errorLines []string
-			for _, line := range strings.Split(out, "\n") {
+			for line := range strings.SplitSeq(out, "\n") {
 				if strings.Contains(line, "level=ERROR") {
 					errorLines = append(errorLines, line)
 				}

@@ -39,6 +39,7 @@ type Window struct {
 	Start, End time.Time
 }
 
+// Duration is the window's length.
 func (w Window) Duration() time.Duration { return w.End.Sub(w.Start) }
 
 func (w Window) String() string {

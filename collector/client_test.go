@@ -37,7 +37,7 @@ func (s *pageServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.bodies = append(s.bodies, string(b))
 	s.queries = append(s.queries, r.URL.RawQuery)
 	s.paths = append(s.paths, r.URL.Path)
-	io.WriteString(w, `{"numResults":1,"data":[{"conversationId":"c-1","sessionStartTime":"2026-01-01T07:00:00","finalStatus":"CLOSED"}]}`)
+	_, _ = io.WriteString(w, `{"numResults":1,"data":[{"conversationId":"c-1","sessionStartTime":"2026-01-01T07:00:00","finalStatus":"CLOSED"}]}`)
 }
 
 var testWindow = Window{Start: time.Date(2026, 1, 1, 15, 0, 0, 0, time.UTC), End: time.Date(2026, 1, 1, 17, 0, 0, 0, time.UTC)}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // State is what the exporter has counted and which conversations it knows as
@@ -117,13 +118,14 @@ type Entry struct {
 // Outcome of a conversation offered to Apply.
 type Outcome int
 
+// The outcomes Apply returns, one per entry.
 const (
 	OutcomeNew       Outcome = iota // finished and not counted before: count it now
 	OutcomeDuplicate                // already counted
 	OutcomeOpen                     // not finished; remembered as open
 	OutcomeExpired                  // started before the horizon of forgotten entries
-	// OutcomeBadStart: a session start the state refuses to hold (before
-	// 1970 or more than 48 h in the future); neither counted nor
+	// OutcomeBadStart is a session start the state refuses to hold
+	// (before 1970 or more than 48 h in the future): neither counted nor
 	// remembered.
 	OutcomeBadStart
 )
@@ -182,13 +184,13 @@ func OpenStateWith(path string, o StateOptions) (*State, error) {
 	}
 	db, err := openBolt(path, o.NoSync)
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("state file %s is locked: is another exporter running on it? (two exporters on one account double the API spend)", path)
 		}
 		if errors.Is(err, ErrCorruptState) {
 			return nil, err
 		}
-		if errors.Is(err, bolt.ErrInvalid) || errors.Is(err, bolt.ErrChecksum) || errors.Is(err, bolt.ErrVersionMismatch) {
+		if errors.Is(err, bolterrors.ErrInvalid) || errors.Is(err, bolterrors.ErrChecksum) || errors.Is(err, bolterrors.ErrVersionMismatch) {
 			return nil, &CorruptStateError{Path: path, Reason: err.Error()}
 		}
 		return nil, fmt.Errorf("opening state file %s: %w", path, err)

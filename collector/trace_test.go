@@ -22,7 +22,7 @@ var (
 
 // recordSpans installs a tracer provider that keeps spans in memory. The
 // global provider can be set once; tests reset the recorded spans.
-func recordSpans(t *testing.T) *tracetest.InMemoryExporter {
+func recordSpans(_ *testing.T) *tracetest.InMemoryExporter {
 	spansOnce.Do(func() {
 		otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans)))
 		otel.SetTextMapPropagator(propagation.TraceContext{})
@@ -56,7 +56,7 @@ func TestPollSpans(t *testing.T) {
 	}
 	attrs := map[string]string{}
 	for _, a := range poll.Attributes() {
-		attrs[string(a.Key)] = a.Value.Emit()
+		attrs[string(a.Key)] = a.Value.String()
 	}
 	for _, k := range []string{"smartassist.scan", "smartassist.window.start", "smartassist.records", "smartassist.counted", "smartassist.splits", "smartassist.complete"} {
 		if attrs[k] == "" {

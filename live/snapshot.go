@@ -193,9 +193,9 @@ func (b *builder) addQueueSize(l listedQueue, e qsEntry, at time.Time) (bad int)
 	return bad
 }
 
-// capValues keeps the first max distinct values in sorted order and maps
+// capValues keeps the first limit distinct values in sorted order and maps
 // the rest to "other"; it returns the mapping and how many were folded.
-func capValues(values map[string]bool, max int) (map[string]string, int) {
+func capValues(values map[string]bool, limit int) (map[string]string, int) {
 	sorted := make([]string, 0, len(values))
 	for v := range values {
 		sorted = append(sorted, v)
@@ -204,11 +204,11 @@ func capValues(values map[string]bool, max int) (map[string]string, int) {
 	out := make(map[string]string, len(sorted))
 	for i, v := range sorted {
 		out[v] = v
-		if i >= max {
+		if i >= limit {
 			out[v] = metrics.OtherValue
 		}
 	}
-	return out, max0(len(sorted) - max)
+	return out, max0(len(sorted) - limit)
 }
 
 func max0(n int) int { return max(n, 0) }

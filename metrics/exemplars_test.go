@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -279,11 +280,4 @@ func TestNativeHistogramsOptIn(t *testing.T) {
 	}
 }
 
-func contains(list []string, v string) bool {
-	for _, s := range list {
-		if s == v {
-			return true
-		}
-	}
-	return false
-}
+func contains(list []string, v string) bool { return slices.Contains(list, v) }

@@ -28,8 +28,8 @@ type labelCap struct {
 	seen  map[string]struct{}
 }
 
-func newLabelCap(name string, max int, folded *prometheus.CounterVec, known ...string) *labelCap {
-	l := &labelCap{name: name, max: max, folded: folded.WithLabelValues(name),
+func newLabelCap(name string, limit int, folded *prometheus.CounterVec, known ...string) *labelCap {
+	l := &labelCap{name: name, max: limit, folded: folded.WithLabelValues(name),
 		known: map[string]struct{}{}, seen: map[string]struct{}{}}
 	for _, k := range known {
 		l.known[k] = struct{}{}
