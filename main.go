@@ -29,6 +29,7 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/smartassist-exporter/smartassist_exporter/capacity"
 	"github.com/smartassist-exporter/smartassist_exporter/collector"
 	"github.com/smartassist-exporter/smartassist_exporter/config"
 	"github.com/smartassist-exporter/smartassist_exporter/dashboards"
@@ -164,11 +165,21 @@ func serve(ctx context.Context, cfg *config.Config, listener net.Listener, log *
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		versioncollector.NewCollector(exporterName),
 	)
+	// Capacity planning (issue 11): fed by the metrics' queue entries,
+	// computed at scrape.
+	capacityEstimator, err := capacity.NewEstimator(cfg.CapacityOptions(), nil)
+	if err != nil {
+		return err
+	}
 	sink := metrics.New(reg, metrics.Options{
 		AgentMetrics: cfg.AgentMetrics, MaxChannels: cfg.MaxChannels, MaxQueues: cfg.MaxQueues,
 		MaxDispositions: cfg.MaxDispositions, MaxCampaigns: cfg.MaxCampaigns, MaxStatuses: cfg.MaxStatuses,
-		MaxAgents: cfg.MaxAgents,
+		MaxAgents: cfg.MaxAgents, Capacity: capacityEstimator,
 	})
+	// Staffing: the live agent counts (issue 10) implement capacity.Staffing;
+	// until they are wired, nil leaves the staffed, predicted and gap gauges out.
+	var staffing capacity.Staffing
+	reg.MustRegister(capacity.NewCollector(capacityEstimator, staffing))
 	up, err := newUpstream(cfg, reg, log)
 	if err != nil {
 		return err

@@ -200,6 +200,8 @@ func TestBadConfigExits(t *testing.T) {
 		{"web config: misspelled key", with(map[string]string{"SMARTASSIST_WEB_CONFIG_FILE": webConfigs["misspelled key"]}), "smartassist_exporter: SMARTASSIST_WEB_CONFIG_FILE: "},
 		{"web config: not bcrypt", with(map[string]string{"SMARTASSIST_WEB_CONFIG_FILE": webConfigs["not bcrypt"]}), "smartassist_exporter: SMARTASSIST_WEB_CONFIG_FILE: "},
 		{"web config: a directory", with(map[string]string{"SMARTASSIST_WEB_CONFIG_FILE": webConfigs["a directory"]}), "smartassist_exporter: SMARTASSIST_WEB_CONFIG_FILE: "},
+		{"capacity: service level as a percentage", with(map[string]string{"SMARTASSIST_SERVICE_LEVEL_TARGET": "80"}), "smartassist_exporter: SMARTASSIST_SERVICE_LEVEL_TARGET must be greater than 0 and less than 1"},
+		{"capacity: two bad settings, one line", with(map[string]string{"SMARTASSIST_SHRINKAGE": "1", "SMARTASSIST_CAPACITY_SETTLE": "-5m"}), "smartassist_exporter: SMARTASSIST_SHRINKAGE must be at least 0 and less than 1, got 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			state := filepath.Join(t.TempDir(), "state", "state.db")
