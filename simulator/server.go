@@ -51,6 +51,7 @@ type Server struct {
 	jtis     map[string]string
 	requests map[int]int
 	gen      *generator
+	live     liveState // the live endpoints (live.go)
 }
 
 // New creates a server with no conversations.
@@ -161,6 +162,9 @@ type queryBody struct {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.serveLive(w, r) {
+		return
+	}
 	prefix := "/agentassist/api/public/analytics/account/" + s.opts.AccountID + "/v2/"
 	ep, ok := strings.CutPrefix(r.URL.Path, prefix)
 	if !ok || (!strings.EqualFold(ep, "calldetails") && !strings.EqualFold(ep, "interactionDetails")) {
