@@ -77,13 +77,18 @@ func capacityTruth(convs []*simulator.Conversation, from, to time.Time) (map[str
 //     exponential handle times has standard error h/√n, and the test
 //     allows 4 of them (a false failure about once in 16 000 runs);
 //   - required and scheduled agents exactly against the capacity package
-//     on the measured traffic (the models have golden tests of their own).
+//     on the measured traffic (the models have golden tests of their own);
+//   - with the live agent counts the simulator serves (20 a queue, one
+//     sometimes away), staffing gap and predicted service level and
+//     abandonment by the formulas with the staffed agents of the scrape;
+//     a queue the live endpoints do not know (an id-only label) has none.
 //
 // Traffic is generated in three blocks with gaps at the interval's edges,
 // so that the few seconds the test takes do not move an entry across an
 // edge: the interval (now − 60m, now − 30m] holds exactly the middle block.
 func TestCapacityEndToEnd(t *testing.T) {
 	sim, apiURL := newSimulator(t)
+	sim.SetLive(simulator.LiveOptions{RosterSize: 30, Staff: func(time.Time, string) int { return liveStaff }})
 	now := time.Now().Truncate(time.Second)
 	const handleMean = 240.0
 	profile := simulator.Profile{PerHour: 2000, HandleSeconds: handleMean}
@@ -153,10 +158,42 @@ func TestCapacityEndToEnd(t *testing.T) {
 				near("required_scheduled_agents", float64(capacity.ScheduledAgents(required, opts.Shrinkage)), "model", string(m))
 				t.Logf("%s: λ=%.4f/s AHT=%.1fs A=%.2f E %s: %d agents", queue, traffic.ArrivalRate, traffic.HandleSeconds, traffic.Load(), m, required)
 			}
-			// No staffing source is wired yet: no staffing gauges.
-			for _, name := range []string{"staffed_agents", "staffing_gap", "predicted_service_level", "predicted_abandon_ratio"} {
-				if mf := mfs["smartassist_capacity_"+name]; mf != nil && len(mf.GetMetric()) > 0 {
-					t.Errorf("%s present without a staffing source", name)
+			// Staffing from the live agent counts, read in the same scrape:
+			// the gap and the predictions follow from it by the formulas.
+			staffed, ok := gauge("staffed_agents")
+			if !ok {
+				// The live endpoints know queues by name: an id-only
+				// queue label has no staffing, so no staffing gauges.
+				if strings.HasPrefix(queue, "qu-") {
+					for _, name := range []string{"staffing_gap", "predicted_service_level", "predicted_abandon_ratio"} {
+						if _, ok := findGaugeAny(mfs, "smartassist_capacity_"+name, queue); ok {
+							t.Errorf("%s present for a queue without staffing", name)
+						}
+					}
+					return
+				}
+				t.Fatalf("no staffed_agents for queue %s", queue)
+			}
+			// The simulator staffs 20 agents a queue, one of whom may be away.
+			if staffed != liveStaff && staffed != liveStaff-1 {
+				t.Errorf("staffed_agents %v, want %d or %d", staffed, liveStaff, liveStaff-1)
+			}
+			for _, m := range capacity.Models {
+				required, _ := capacity.RequiredAgents(m, traffic, target)
+				near("staffing_gap", float64(required)-staffed, "model", string(m))
+				var p capacity.Performance
+				var err error
+				if m == capacity.ModelErlangC {
+					p, err = capacity.ErlangC(traffic, int(staffed), opts.ServiceLevelSeconds)
+				} else {
+					p, err = capacity.ErlangA(traffic, int(staffed), opts.ServiceLevelSeconds)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				near("predicted_service_level", p.ServiceLevel, "model", string(m))
+				if m == capacity.ModelErlangA {
+					near("predicted_abandon_ratio", p.AbandonProbability)
 				}
 			}
 		})
@@ -170,6 +207,19 @@ func TestCapacityEndToEnd(t *testing.T) {
 	}
 	t.Logf("handle time %.1f s over %d answered entries (Profile mean %.0f, standard error %.1f)", mean, allAnswered, handleMean, se)
 	e.stop(t)
+}
+
+// liveStaff is the agents the simulator's live endpoints log in per queue.
+const liveStaff = 20
+
+// findGaugeAny reports whether any series of the family has this queue.
+func findGaugeAny(mfs map[string]*dto.MetricFamily, name, queue string) (float64, bool) {
+	for _, m := range mfs[name].GetMetric() {
+		if promLabels(m)["queue"] == queue {
+			return m.GetGauge().GetValue(), true
+		}
+	}
+	return 0, false
 }
 
 // findGauge returns the value of the gauge series with exactly these
