@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/smartassist-exporter/smartassist_exporter/capacity"
 	"github.com/smartassist-exporter/smartassist_exporter/collector"
 	"github.com/smartassist-exporter/smartassist_exporter/config"
 	"github.com/smartassist-exporter/smartassist_exporter/dashboards"
@@ -178,10 +179,17 @@ func serve(ctx context.Context, cfg *config.Config, listener net.Listener, log *
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		versioncollector.NewCollector(exporterName),
 	)
+	// Capacity planning (issue 11): fed by the metrics' queue entries,
+	// computed at scrape.
+	capacityEstimator, err := capacity.NewEstimator(cfg.CapacityOptions(), nil)
+	if err != nil {
+		return err
+	}
 	sink := metrics.New(reg, metrics.Options{
 		AgentMetrics: cfg.AgentMetrics, MaxChannels: cfg.MaxChannels, MaxQueues: cfg.MaxQueues,
 		MaxDispositions: cfg.MaxDispositions, MaxCampaigns: cfg.MaxCampaigns, MaxStatuses: cfg.MaxStatuses,
 		MaxAgents: cfg.MaxAgents, Exemplars: cfg.Exemplars, NativeHistograms: cfg.NativeHistograms,
+		Capacity: capacityEstimator,
 	})
 	up, err := newUpstream(cfg, reg, log)
 	if err != nil {
@@ -190,6 +198,15 @@ func serve(ctx context.Context, cfg *config.Config, listener net.Listener, log *
 	// Before the poller: the live collector reserves its share of the
 	// budget, and the poller sizes its sweeps to what is left.
 	liveState := newLive(cfg, up, reg, log)
+	// The capacity plan's staffing is the live agent counts (available +
+	// busy per queue); with live state off, the staffed, predicted and gap
+	// gauges are left out. (A nil *live.Collector must not become a
+	// non-nil interface.)
+	var staffing capacity.Staffing
+	if liveState != nil {
+		staffing = liveState
+	}
+	reg.MustRegister(capacity.NewCollector(capacityEstimator, staffing))
 	poller := collector.New(collector.Options{
 		Upstream: up,
 		Client: collector.ClientConfig{AccountID: cfg.AccountID, StreamID: cfg.StreamID, Endpoint: cfg.Endpoint,

@@ -201,6 +201,8 @@ func TestBadConfigExits(t *testing.T) {
 		{"web config: misspelled key", with(map[string]string{"SMARTASSIST_WEB_CONFIG_FILE": webConfigs["misspelled key"]}), "smartassist_exporter: SMARTASSIST_WEB_CONFIG_FILE: "},
 		{"web config: not bcrypt", with(map[string]string{"SMARTASSIST_WEB_CONFIG_FILE": webConfigs["not bcrypt"]}), "smartassist_exporter: SMARTASSIST_WEB_CONFIG_FILE: "},
 		{"web config: a directory", with(map[string]string{"SMARTASSIST_WEB_CONFIG_FILE": webConfigs["a directory"]}), "smartassist_exporter: SMARTASSIST_WEB_CONFIG_FILE: "},
+		{"capacity: service level as a percentage", with(map[string]string{"SMARTASSIST_SERVICE_LEVEL_TARGET": "80"}), "smartassist_exporter: SMARTASSIST_SERVICE_LEVEL_TARGET must be greater than 0 and less than 1"},
+		{"capacity: two bad settings, one line", with(map[string]string{"SMARTASSIST_SHRINKAGE": "1", "SMARTASSIST_CAPACITY_SETTLE": "-5m"}), "smartassist_exporter: SMARTASSIST_SHRINKAGE must be at least 0 and less than 1, got 1"},
 		{"live interval", with(map[string]string{"SMARTASSIST_LIVE_INTERVAL": "1s"}), "smartassist_exporter: SMARTASSIST_LIVE_INTERVAL must be between 5s and 1h, or off"},
 		{"live source", with(map[string]string{"SMARTASSIST_LIVE_SOURCE": "both"}), `smartassist_exporter: SMARTASSIST_LIVE_SOURCE must be auto, queue_performance or queue_size, got "both"`},
 	} {

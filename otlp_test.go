@@ -223,6 +223,7 @@ func TestOTLPThroughCollector(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		diffs, resource = compareOTLP(rec, mfs)
+		diffs = append(diffs, compareCapacityOTLP(rec, mfs)...)
 		if len(diffs) == 0 || time.Now().After(deadline) {
 			break
 		}
@@ -366,6 +367,40 @@ func checkOTLPExemplars(t *testing.T, rec *otlpRecorder) {
 			t.Errorf("%s: no exemplar arrived over OTLP", family)
 		}
 	}
+}
+
+// compareCapacityOTLP: the capacity gauges (computed at collection time)
+// travel over OTLP as gauges: the settings with the scraped values, and
+// required agents for the same queues and models as /metrics. The plan's
+// values themselves may move between the scrape and the export (the
+// interval slides with the clock), so only whole agents > 0 are required.
+func compareCapacityOTLP(rec *otlpRecorder, mfs map[string]*dto.MetricFamily) []string {
+	var diffs []string
+	for _, name := range []string{"smartassist_capacity_service_level_target", "smartassist_capacity_max_occupancy", "smartassist_capacity_interval_seconds"} {
+		m, _ := rec.latestMetric(name)
+		scraped := mfs[name]
+		if m.GetGauge() == nil || len(m.GetGauge().GetDataPoints()) != 1 || scraped == nil ||
+			m.GetGauge().GetDataPoints()[0].GetAsDouble() != scraped.GetMetric()[0].GetGauge().GetValue() {
+			diffs = append(diffs, fmt.Sprintf("%s over OTLP %v, /metrics %v", name, m, scraped))
+		}
+	}
+	key := func(labels map[string]string) string { return labels["queue"] + "/" + labels["model"] }
+	want := map[string]bool{}
+	for _, m := range mfs["smartassist_capacity_required_agents"].GetMetric() {
+		want[key(promLabels(m))] = true
+	}
+	m, _ := rec.latestMetric("smartassist_capacity_required_agents")
+	got := map[string]bool{}
+	for _, dp := range m.GetGauge().GetDataPoints() {
+		got[key(attrs(dp.GetAttributes()))] = true
+		if v := dp.GetAsDouble(); v < 1 || v != math.Trunc(v) {
+			diffs = append(diffs, fmt.Sprintf("required agents %v over OTLP for %v", v, attrs(dp.GetAttributes())))
+		}
+	}
+	if len(want) == 0 || fmt.Sprint(got) != fmt.Sprint(want) {
+		diffs = append(diffs, fmt.Sprintf("required agents over OTLP for %v\n/metrics for %v", got, want))
+	}
+	return diffs
 }
 
 func promLabels(m *dto.Metric) map[string]string {

@@ -22,6 +22,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 	"github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/smartassist-exporter/smartassist_exporter/capacity"
 	"github.com/smartassist-exporter/smartassist_exporter/collector"
 )
 
@@ -74,6 +75,14 @@ type Config struct {
 	MaxStatuses     int  `envconfig:"MAX_STATUSES" default:"20"`
 	MaxAgents       int  `envconfig:"MAX_AGENTS" default:"500"`
 
+	// Capacity planning (issue 11): the targets and the estimation interval
+	// of package capacity; the defaults are capacity.DefaultOptions.
+	ServiceLevelTarget  float64       `envconfig:"SERVICE_LEVEL_TARGET" default:"0.8"`
+	ServiceLevelSeconds float64       `envconfig:"SERVICE_LEVEL_SECONDS" default:"20"`
+	MaxOccupancy        float64       `envconfig:"MAX_OCCUPANCY" default:"0.85"`
+	Shrinkage           float64       `envconfig:"SHRINKAGE" default:"0.3"`
+	CapacityInterval    time.Duration `envconfig:"CAPACITY_INTERVAL" default:"30m"`
+	CapacitySettle      time.Duration `envconfig:"CAPACITY_SETTLE" default:"30m"`
 	// Live queue and agent state (issue 10).
 	LiveInterval OptionalInterval `envconfig:"LIVE_INTERVAL" default:"15s"`
 	LiveSource   string           `envconfig:"LIVE_SOURCE" default:"auto"`
@@ -273,6 +282,14 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s must be between 1 and 100000, got %d", Var(cap.name), cap.v)
 		}
 	}
+	if err := c.CapacityOptions().Validate(); err != nil {
+		// capacity joins one error per bad setting; the user gets the
+		// first, as for every other setting.
+		if joined, ok := err.(interface{ Unwrap() []error }); ok && len(joined.Unwrap()) > 0 {
+			err = joined.Unwrap()[0]
+		}
+		return err
+	}
 	if err := ValidateConversationURL(c.ConversationURL); err != nil {
 		return err
 	}
@@ -301,6 +318,19 @@ func ValidateConversationURL(tmpl string) error {
 		return fmt.Errorf("%s must be an http or https URL with %s in it (e.g. https://smartassist.example.com/conversations/%s), got %q", v, ConversationIDPlaceholder, ConversationIDPlaceholder, tmpl)
 	}
 	return nil
+}
+
+// CapacityOptions are the capacity-planning settings as package capacity
+// takes them (the library never reads the environment itself).
+func (c *Config) CapacityOptions() capacity.Options {
+	return capacity.Options{
+		ServiceLevelTarget:  c.ServiceLevelTarget,
+		ServiceLevelSeconds: c.ServiceLevelSeconds,
+		MaxOccupancy:        c.MaxOccupancy,
+		Shrinkage:           c.Shrinkage,
+		Interval:            c.CapacityInterval,
+		Settle:              c.CapacitySettle,
+	}
 }
 
 // validateLive checks the live-state settings: an interval the live share

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/smartassist-exporter/smartassist_exporter/capacity"
 )
 
 // valid is the smallest valid environment.
@@ -53,6 +55,32 @@ func TestDefaults(t *testing.T) {
 		c.LiveInterval.Duration() != 15*time.Second || c.LiveSource != "auto" ||
 		c.Exemplars || c.NativeHistograms || c.ConversationURL != "" {
 		t.Errorf("defaults: %+v", c)
+	}
+}
+
+// TestCapacityOptions: the defaults are the package's, and each variable
+// reaches its field.
+func TestCapacityOptions(t *testing.T) {
+	setEnv(t, nil)
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.CapacityOptions(), capacity.DefaultOptions(); got != want {
+		t.Errorf("defaults: got %+v, want capacity.DefaultOptions() %+v", got, want)
+	}
+	setEnv(t, map[string]string{
+		"SMARTASSIST_SERVICE_LEVEL_TARGET": "0.9", "SMARTASSIST_SERVICE_LEVEL_SECONDS": "0",
+		"SMARTASSIST_MAX_OCCUPANCY": "1", "SMARTASSIST_SHRINKAGE": "0",
+		"SMARTASSIST_CAPACITY_INTERVAL": "15m", "SMARTASSIST_CAPACITY_SETTLE": "0s",
+	})
+	if c, err = Load(); err != nil {
+		t.Fatal(err)
+	}
+	want := capacity.Options{ServiceLevelTarget: 0.9, ServiceLevelSeconds: 0, MaxOccupancy: 1, Shrinkage: 0,
+		Interval: 15 * time.Minute, Settle: 0}
+	if got := c.CapacityOptions(); got != want {
+		t.Errorf("set: got %+v, want %+v", got, want)
 	}
 }
 
@@ -187,6 +215,24 @@ func TestRejected(t *testing.T) {
 		{map[string]string{"SMARTASSIST_AGENT_METRICS": "maybe"}, `SMARTASSIST_AGENT_METRICS: cannot use "maybe": want true or false`},
 		{map[string]string{"SMARTASSIST_MAX_QUEUES": "0"}, "SMARTASSIST_MAX_QUEUES must be between 1 and 100000, got 0"},
 		{map[string]string{"SMARTASSIST_MAX_DISPOSITIONS": "-1"}, "SMARTASSIST_MAX_DISPOSITIONS must be between 1 and 100000, got -1"},
+		// Capacity planning: capacity.Options.Validate's line, the first one only.
+		{map[string]string{"SMARTASSIST_SERVICE_LEVEL_TARGET": "80"}, "SMARTASSIST_SERVICE_LEVEL_TARGET must be greater than 0 and less than 1 (a share, 0.8 for 80 %), got 80"},
+		{map[string]string{"SMARTASSIST_SERVICE_LEVEL_TARGET": "1"}, "SMARTASSIST_SERVICE_LEVEL_TARGET must be greater than 0 and less than 1 (a share, 0.8 for 80 %), got 1"},
+		{map[string]string{"SMARTASSIST_SERVICE_LEVEL_TARGET": "NaN"}, "SMARTASSIST_SERVICE_LEVEL_TARGET must be greater than 0 and less than 1 (a share, 0.8 for 80 %), got NaN"},
+		{map[string]string{"SMARTASSIST_SERVICE_LEVEL_TARGET": "80%"}, `SMARTASSIST_SERVICE_LEVEL_TARGET: cannot use "80%": want a number`},
+		{map[string]string{"SMARTASSIST_SERVICE_LEVEL_SECONDS": "-1"}, "SMARTASSIST_SERVICE_LEVEL_SECONDS must be a finite number of seconds >= 0, got -1"},
+		{map[string]string{"SMARTASSIST_SERVICE_LEVEL_SECONDS": "Inf"}, "SMARTASSIST_SERVICE_LEVEL_SECONDS must be a finite number of seconds >= 0, got +Inf"},
+		{map[string]string{"SMARTASSIST_MAX_OCCUPANCY": "0"}, "SMARTASSIST_MAX_OCCUPANCY must be greater than 0 and at most 1, got 0"},
+		{map[string]string{"SMARTASSIST_MAX_OCCUPANCY": "1.2"}, "SMARTASSIST_MAX_OCCUPANCY must be greater than 0 and at most 1, got 1.2"},
+		{map[string]string{"SMARTASSIST_SHRINKAGE": "1"}, "SMARTASSIST_SHRINKAGE must be at least 0 and less than 1, got 1"},
+		{map[string]string{"SMARTASSIST_SHRINKAGE": "-0.1"}, "SMARTASSIST_SHRINKAGE must be at least 0 and less than 1, got -0.1"},
+		{map[string]string{"SMARTASSIST_CAPACITY_INTERVAL": "30s"}, "SMARTASSIST_CAPACITY_INTERVAL must be between 1m and 24h, got 30s"},
+		{map[string]string{"SMARTASSIST_CAPACITY_INTERVAL": "25h"}, "SMARTASSIST_CAPACITY_INTERVAL must be between 1m and 24h, got 25h0m0s"},
+		{map[string]string{"SMARTASSIST_CAPACITY_INTERVAL": "half an hour"}, `SMARTASSIST_CAPACITY_INTERVAL: cannot use "half an hour": want a Go duration such as 30s, 1m or 2h`},
+		{map[string]string{"SMARTASSIST_CAPACITY_SETTLE": "-1m"}, "SMARTASSIST_CAPACITY_SETTLE must be between 0s and 24h, got -1m0s"},
+		{map[string]string{"SMARTASSIST_CAPACITY_SETTLE": "48h"}, "SMARTASSIST_CAPACITY_SETTLE must be between 0s and 24h, got 48h0m0s"},
+		// Two bad capacity settings: one line, the first.
+		{map[string]string{"SMARTASSIST_MAX_OCCUPANCY": "2", "SMARTASSIST_SHRINKAGE": "2"}, "SMARTASSIST_MAX_OCCUPANCY must be greater than 0 and at most 1, got 2"},
 		{map[string]string{"SMARTASSIST_LIVE_INTERVAL": "often"}, `SMARTASSIST_LIVE_INTERVAL: cannot use "often": want a Go duration such as 15s or 1m, or off`},
 		{map[string]string{"SMARTASSIST_LIVE_INTERVAL": "1s"}, "SMARTASSIST_LIVE_INTERVAL must be between 5s and 1h, or off, got 1s"},
 		{map[string]string{"SMARTASSIST_LIVE_INTERVAL": "-15s"}, "SMARTASSIST_LIVE_INTERVAL must be between 5s and 1h, or off, got -15s"},

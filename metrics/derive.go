@@ -110,6 +110,12 @@ type QueueEntryObs struct {
 	Queue, Outcome string
 	Wait           Opt
 	Callback       bool
+	// Entered is when the contact entered the queue (enterTime); zero when
+	// absent or unreadable. The capacity estimator places entries by it.
+	Entered time.Time
+	// Handle is the answering segment's handle time (interaction + after-
+	// call work), for an answered entry; the capacity estimator's AHT.
+	Handle Opt
 }
 
 // OfferObs is one offer of the conversation to an agent.
@@ -195,6 +201,9 @@ func (o *Observations) queueEntry(c *conversation.Conversation, idx int) {
 	}
 	q := QueueEntryObs{Queue: queue, Callback: d.CallbackOpted.Set && d.CallbackOpted.Value}
 	enter, hasEnter := c.ParseTime(d.EnterTime)
+	if hasEnter {
+		q.Entered = enter
+	}
 	var waitEnd time.Time
 	hasEnd := false
 	switch {
@@ -218,10 +227,11 @@ func (o *Observations) queueEntry(c *conversation.Conversation, idx int) {
 	if hasEnter && hasEnd {
 		q.Wait = o.nonNegative(FieldQueueWait, waitEnd.Sub(enter).Seconds())
 	}
-	o.QueueEntries = append(o.QueueEntries, q)
 	if d.RespondingAgent != nil {
 		o.segment(c, d.RespondingAgent, queue)
+		q.Handle = o.Segments[len(o.Segments)-1].Handle
 	}
+	o.QueueEntries = append(o.QueueEntries, q)
 	for k := range d.NonRespondingAgents {
 		n := &d.NonRespondingAgents[k]
 		outcome := snakeCase(string(n.NonResponseEvent))

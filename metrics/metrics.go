@@ -1,10 +1,13 @@
 package metrics
 
 import (
+	"math"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/smartassist-exporter/smartassist_exporter/capacity"
 	"github.com/smartassist-exporter/smartassist_exporter/conversation"
 )
 
@@ -40,6 +43,10 @@ type Options struct {
 	MaxCampaigns    int
 	MaxStatuses     int
 	MaxAgents       int
+	// Capacity, when set, receives every queue entry Record counts, with
+	// its bounded queue label: the capacity plan is fed from the same
+	// exactly-once stream as the counters, never from a second read.
+	Capacity *capacity.Estimator
 
 	// Exemplars attaches {conversation_id="…"} exemplars to the duration
 	// histograms' observations (served in the OpenMetrics and protobuf
@@ -80,6 +87,8 @@ type Metrics struct {
 	agentOffers   *prometheus.CounterVec
 
 	channels, queues, dispositionCap, campaignCap, contactStatuses, statuses, agents, offerOutcomes *labelCap
+
+	capacity *capacity.Estimator
 
 	exemplars        bool
 	exemplarsSkipped prometheus.Counter
@@ -171,6 +180,7 @@ func New(reg prometheus.Registerer, opts Options) *Metrics {
 			Name: "last_conversation_end_timestamp_seconds",
 			Help: "smartassist_exporter: sessionEndTime of the most recently ending conversation counted so far, Unix time."}),
 	}
+	m.capacity = opts.Capacity
 	m.channels = newLabelCap("channel", opts.MaxChannels, m.folded)
 	m.queues = newLabelCap("queue", opts.MaxQueues, m.folded)
 	m.dispositionCap = newLabelCap("disposition", opts.MaxDispositions, m.folded)
@@ -270,6 +280,9 @@ func (m *Metrics) record(o *Observations, ex prometheus.Labels) {
 		if e.Callback {
 			m.callbacks.WithLabelValues(ch, q).Inc()
 		}
+		if m.capacity != nil {
+			m.capacity.Add(CapacitySample(q, e))
+		}
 	}
 	for _, of := range o.Offers {
 		outcome := m.offerOutcomes.value(of.Outcome)
@@ -297,6 +310,39 @@ func (m *Metrics) record(o *Observations, ex prometheus.Labels) {
 	for _, iv := range o.Invalid {
 		m.invalidValues.WithLabelValues(iv.Field, iv.Reason).Inc()
 	}
+}
+
+// CapacitySample is the capacity estimator's view of a queue entry whose
+// queue label is already bounded: reassigned entries are neither answered
+// nor abandoned by the queue (capacity.Other), an unknown wait or handle
+// time is negative, and an absent entry time stays zero (the estimator
+// counts the sample invalid).
+func CapacitySample(queue string, e QueueEntryObs) capacity.Sample {
+	s := capacity.Sample{Queue: queue, Entered: e.Entered, Wait: -1, Handle: -1}
+	switch e.Outcome {
+	case OutcomeAnswered:
+		s.Outcome = capacity.Answered
+	case OutcomeAbandoned:
+		s.Outcome = capacity.Abandoned
+	default:
+		s.Outcome = capacity.Other
+	}
+	if e.Wait.OK {
+		s.Wait = seconds(e.Wait.V)
+	}
+	if e.Handle.OK {
+		s.Handle = seconds(e.Handle.V)
+	}
+	return s
+}
+
+// seconds converts a non-negative, finite number of seconds (as Derive
+// produces them) to a Duration, saturating instead of overflowing.
+func seconds(v float64) time.Duration {
+	if v >= float64(math.MaxInt64)/float64(time.Second) {
+		return math.MaxInt64
+	}
+	return time.Duration(v * float64(time.Second))
 }
 
 func observe(h *prometheus.HistogramVec, v Opt, ex prometheus.Labels, labels ...string) {

@@ -41,6 +41,15 @@ func seedRecords(t testing.TB) map[string]*conversation.Conversation {
 
 func s(v float64) Opt { return Opt{V: v, OK: true} }
 
+// at is an RFC 3339 time of the sample records, in UTC as they decode.
+func at(v string) time.Time {
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
 // TestDeriveTrickyRecords compares Derive with expectations computed by
 // hand from the sample records.
 func TestDeriveTrickyRecords(t *testing.T) {
@@ -58,7 +67,7 @@ func TestDeriveTrickyRecords(t *testing.T) {
 				Duration: s(57), // 15:30:04 → 15:31:01
 				Segments: []SegmentObs{{Queue: QueueDirect, Agent: "u-3ea001b4-664a-58b6-8108-b8bca37xxxxx",
 					Interaction: s(15), ACW: s(32), Handle: s(47)}},
-				QueueEntries: []QueueEntryObs{{Queue: "Default Queue", Outcome: OutcomeReassigned, Wait: s(22)}}, // 15:30:23 → accepted 15:30:45
+				QueueEntries: []QueueEntryObs{{Queue: "Default Queue", Outcome: OutcomeReassigned, Wait: s(22), Entered: at("2025-10-01T15:30:23Z")}}, // 15:30:23 → accepted 15:30:45
 				Offers: []OfferObs{
 					{Queue: "Default Queue", Outcome: "supervisor_reassigned", Agent: "u-3ea001b4-664a-58b6-8108-b8bca375xxxx"},
 					{Queue: QueueDirect, Outcome: OutcomeAnswered, Agent: "u-3ea001b4-664a-58b6-8108-b8bca37xxxxx"},
@@ -77,7 +86,7 @@ func TestDeriveTrickyRecords(t *testing.T) {
 				Channel: "Voice", Direction: "inbound", Status: "CLOSED", Duration: s(118), // 17:18:03 → 17:20:01
 				Segments: []SegmentObs{{Queue: "Default Queue", Agent: "u-13034353-c9bc-53c8-845d-f8ce869fxxxx",
 					FirstResponse: s(0), Interaction: s(104), Hold: s(57), Handle: s(104)}},
-				QueueEntries: []QueueEntryObs{{Queue: "Default Queue", Outcome: OutcomeAnswered, Wait: s(16)}}, // 17:18:04 → 17:18:20
+				QueueEntries: []QueueEntryObs{{Queue: "Default Queue", Outcome: OutcomeAnswered, Wait: s(16), Entered: at("2024-11-18T17:18:04Z"), Handle: s(104)}}, // 17:18:04 → 17:18:20
 				Offers:       []OfferObs{{Queue: "Default Queue", Outcome: OutcomeAnswered, Agent: "u-13034353-c9bc-53c8-845d-f8ce869fxxxx"}},
 				Consults:     []ConsultObs{{Queue: "Default Queue", Seconds: 62}}, // 17:18:55 → 17:19:57
 			},
@@ -89,7 +98,7 @@ func TestDeriveTrickyRecords(t *testing.T) {
 				Channel: "Voice", Direction: "inbound", Status: "CLOSED", Duration: s(66),
 				Segments: []SegmentObs{{Queue: "Default Queue", Agent: "u-e3f58196-0f28-5419-9601-dc136e8dxxxx",
 					FirstResponse: s(0), Interaction: s(49), ACW: s(4), Handle: s(53)}},
-				QueueEntries: []QueueEntryObs{{Queue: "Default Queue", Outcome: OutcomeAnswered, Wait: s(9)}},
+				QueueEntries: []QueueEntryObs{{Queue: "Default Queue", Outcome: OutcomeAnswered, Wait: s(9), Entered: at("2025-09-30T12:37:11Z"), Handle: s(53)}},
 				Offers:       []OfferObs{{Queue: "Default Queue", Outcome: OutcomeAnswered, Agent: "u-e3f58196-0f28-5419-9601-dc136e8dxxxx"}},
 				Consults:     []ConsultObs{{Queue: "Default Queue", Seconds: 11}},
 				Dispositions: []string{"Requires Supervisor Attention"},
@@ -100,7 +109,7 @@ func TestDeriveTrickyRecords(t *testing.T) {
 			key: "c-43bc8a3-782e-436a-a646-755ad98exxxx",
 			want: Observations{
 				Channel: "telegram", Direction: "inbound", Status: "CLOSED", Duration: s(182),
-				QueueEntries: []QueueEntryObs{{Queue: "Default Queue", Outcome: OutcomeAbandoned, Wait: s(181)}}, // 18:53:38 → 18:56:39
+				QueueEntries: []QueueEntryObs{{Queue: "Default Queue", Outcome: OutcomeAbandoned, Wait: s(181), Entered: at("2024-11-18T18:53:38Z")}}, // 18:53:38 → 18:56:39
 				Dispositions: []string{"DROP-OFF"},
 			},
 		},
@@ -117,7 +126,7 @@ func TestDeriveTrickyRecords(t *testing.T) {
 				Channel: "Voice", Direction: "inbound", Status: "CLOSED", Duration: s(114),
 				Segments: []SegmentObs{{Queue: "Default Queue", Agent: "u-e3f58196-0f28-5419-9601-dc136e8dxxxx",
 					FirstResponse: s(0), Interaction: s(70), ACW: s(3), Handle: s(73)}},
-				QueueEntries: []QueueEntryObs{{Queue: "Default Queue", Outcome: OutcomeAnswered, Wait: s(37), Callback: true}},
+				QueueEntries: []QueueEntryObs{{Queue: "Default Queue", Outcome: OutcomeAnswered, Wait: s(37), Callback: true, Entered: at("2025-09-30T12:04:23Z"), Handle: s(73)}},
 				Offers:       []OfferObs{{Queue: "Default Queue", Outcome: OutcomeAnswered, Agent: "u-e3f58196-0f28-5419-9601-dc136e8dxxxx"}},
 				Consults:     []ConsultObs{{Queue: "Default Queue", Seconds: 13}},
 				Dispositions: []string{"Requires Supervisor Attention"},

@@ -19,6 +19,12 @@ type Profile struct {
 	LateShare float64
 	// BrokenShare is the share of records rendered unusable.
 	BrokenShare float64
+	// HandleSeconds, when > 0, gives every segment answered from a queue
+	// an exponentially distributed handle time with this mean (whole
+	// seconds of interaction, no after-call work): the M/M/c assumption of
+	// the capacity models, with a handle time a test knows. 0: the
+	// channel's lognormal interaction plus after-call work.
+	HandleSeconds float64
 	// Shape, when set, scales the arrival rate at t (a daily curve,
 	// bursts), up to ShapeMax.
 	Shape func(t time.Time) float64
@@ -303,6 +309,10 @@ func (g *generator) conversation(start time.Time, p Profile) *Conversation {
 			qe.NonResponding = []Segment{{AgentID: g.pick(g.agents), Assigned: enter.Add(2 * time.Second), NonResponseEvent: ev}}
 		}
 		seg := g.segment(enter.Add(time.Duration(wait)*time.Second), talkMedian, channel)
+		if p.HandleSeconds > 0 {
+			seg.Interaction, seg.ACW = max(1, int(math.Round(g.rng.ExpFloat64()*p.HandleSeconds))), -1
+			seg.Hold = min(seg.Hold, seg.Interaction/2)
+		}
 		book(seg)
 		qe.Callback = channel == "Voice" && g.chance(0.03)
 		qe.Responding = seg

@@ -179,6 +179,8 @@ function queues(): DashboardBuilder {
 function capacity(): DashboardBuilder {
   const f = sel(['channel']);
   const fq = sel(['channel', 'queue']);
+  // The capacity gauges are per queue across channels.
+  const CQ = sel(['queue']);
   return base('smartassist-capacity', 'SmartAssist / Capacity planning',
     'Arrivals, offered load in Erlangs and handle time: the inputs of a staffing model (e.g. Erlang C).',
     ['channel', 'queue'])
@@ -244,6 +246,65 @@ function capacity(): DashboardBuilder {
       title: 'Outbound campaign attempts per hour', unit: 'short', stacked: true,
       description: 'Outbound campaign calls per hour by campaign and contact status (campaigninfo).',
       targets: [{ expr: `sum by (campaign, contact_status) (rate(smartassist_campaign_attempts_total{job=~"$job", instance=~"$instance"}[${R}])) * 3600`, legend: '{{campaign}} {{contact_status}}' }],
+    }))
+    .withRow(row('Staffing plan: Erlang C / Erlang A per queue'))
+    .withPanel(timeseries({
+      title: 'Required vs staffed agents by queue', unit: 'short',
+      description: 'Agents each queue needs to answer SMARTASSIST_SERVICE_LEVEL_TARGET of its contacts within SMARTASSIST_SERVICE_LEVEL_SECONDS at most SMARTASSIST_MAX_OCCUPANCY busy (Erlang A: callers hang up after their measured patience), and the agents staffed now (available + busy, from the live agent counts). The demand is that of the last capacity interval, which ends SMARTASSIST_CAPACITY_SETTLE before now.',
+      targets: [
+        { expr: `max by (queue) (smartassist_capacity_required_agents{${CQ}, model="erlang_a"})`, legend: '{{queue}} required' },
+        { expr: `max by (queue) (smartassist_capacity_staffed_agents{${CQ}})`, legend: '{{queue}} staffed' },
+      ],
+    }))
+    .withPanel(timeseries({
+      title: 'Staffing gap by queue', unit: 'short',
+      description: 'Required (Erlang A) minus staffed agents: above 0 the queue is understaffed by that many agents for its target, below 0 overstaffed. The SmartAssistStaffingGap alert fires after 30 minutes above 0.',
+      targets: [{ expr: `max by (queue) (smartassist_capacity_staffing_gap{${CQ}, model="erlang_a"})`, legend: '{{queue}}' }],
+    }))
+    .withPanel(timeseries({
+      title: 'Predicted vs measured service level by queue', unit: 'percentunit', min: 0, max: 1,
+      description: 'Predicted: Erlang A service level with the agents staffed now for the traffic of the last capacity interval. Measured: share of queue entries counted over the last 30 minutes that were answered within 20 s (the default SMARTASSIST_SERVICE_LEVEL_SECONDS; abandoned entries count as missed). Measured entries are counted when they finish, so it trails the prediction.',
+      targets: [
+        { expr: `max by (queue) (smartassist_capacity_predicted_service_level{${CQ}, model="erlang_a"})`, legend: '{{queue}} predicted' },
+        { expr: `sum by (queue) (rate(smartassist_queue_wait_seconds_bucket{${fq}, outcome="answered", le=~"20(.0)?"}[30m])) / sum by (queue) (rate(smartassist_queue_entries_total{${fq}}[30m]))`, legend: '{{queue}} measured' },
+      ],
+    }))
+    .withPanel(timeseries({
+      title: 'Required agents (Erlang A), this week vs the last 3 weeks', unit: 'short',
+      description: 'Agents required over the selected queues, as half-hour averages (recording rule smartassist:capacity_required_agents:avg30m), against the same half hour of the week 1, 2 and 3 weeks earlier: what a planner uses to build next week\'s schedule. Schedule required / (1 - SMARTASSIST_SHRINKAGE).',
+      targets: [
+        { expr: `sum(smartassist:capacity_required_agents:avg30m{${CQ}, model="erlang_a"})`, legend: 'this week' },
+        { expr: `sum(smartassist:capacity_required_agents:avg30m{${CQ}, model="erlang_a"} offset 1w)`, legend: '1 week ago' },
+        { expr: `sum(smartassist:capacity_required_agents:avg30m{${CQ}, model="erlang_a"} offset 2w)`, legend: '2 weeks ago' },
+        { expr: `sum(smartassist:capacity_required_agents:avg30m{${CQ}, model="erlang_a"} offset 3w)`, legend: '3 weeks ago' },
+      ],
+    }))
+    .withPanel(bargauge({
+      title: 'Agents to schedule now by queue (Erlang A / Erlang C)', unit: 'short',
+      description: 'Required agents divided by (1 - SMARTASSIST_SHRINKAGE), rounded up: the agents to roster so that the required ones are available after breaks, training and absence. Erlang C assumes nobody hangs up and asks for more.',
+      targets: [{ expr: `max by (queue, model) (smartassist_capacity_required_scheduled_agents{${CQ}})`, legend: '{{queue}} {{model}}' }],
+    }))
+    .withPanel(timeseries({
+      title: 'Capacity inputs: contacts per half hour and offered load by queue', unit: 'short',
+      description: 'The measured traffic the plan is computed from, per queue: queue entries per half hour (arrival_rate x 1800) and offered load in Erlangs (arrival rate x handle time), over the capacity interval.',
+      targets: [
+        { expr: `max by (queue) (smartassist_capacity_arrival_rate{${CQ}}) * 1800`, legend: '{{queue}} contacts / 30 min' },
+        { expr: `max by (queue) (smartassist_capacity_offered_load_erlangs{${CQ}})`, legend: '{{queue}} Erlangs' },
+      ],
+    }))
+    .withPanel(timeseries({
+      title: 'Capacity inputs: handle time and caller patience by queue', unit: 's',
+      description: 'Mean handle time (interaction + after-call work) of the answered entries and mean patience (time waited by all entries / abandons) over the capacity interval. Patience is absent where nobody abandoned.',
+      targets: [
+        { expr: `max by (queue) (smartassist_capacity_handle_seconds{${CQ}})`, legend: '{{queue}} handle' },
+        { expr: `max by (queue) (smartassist_capacity_patience_seconds{${CQ}})`, legend: '{{queue}} patience' },
+      ],
+    }))
+    .withPanel(stat({
+      title: 'Queue entries counted late for the plan', unit: 'percentunit', width: 6,
+      description: 'Share of queue entries counted after their entry time had entered the capacity interval (the interval undercounted them until then). Above a few per cent, conversations take longer than SMARTASSIST_CAPACITY_SETTLE to be counted: raise it. High right after a start (the backfill counts the past late).',
+      targets: [{ expr: `sum(increase(smartassist_capacity_samples_total{job=~"$job", instance=~"$instance", result="late"}[${RANGE}])) / sum(increase(smartassist_capacity_samples_total{job=~"$job", instance=~"$instance", result=~"late|on_time"}[${RANGE}]))` }],
+      thresholds: [[0, 'green'], [0.05, 'orange'], [0.2, 'red']],
     }));
 }
 
