@@ -19,6 +19,10 @@ type Profile struct {
 	LateShare float64
 	// BrokenShare is the share of records rendered unusable.
 	BrokenShare float64
+	// LongOpenShare is the share of agent conversations that stay open
+	// for 1 to 48 hours (chats, messaging, e-mail), listed open all along
+	// (see longopen.go).
+	LongOpenShare float64
 }
 
 // DemoProfile is a small, busy contact center: enough traffic to move every
@@ -100,6 +104,7 @@ const retention = 8 * 24 * time.Hour
 func (s *Server) Forget(before time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.changes++
 	kept := s.order[:0]
 	for _, c := range s.order {
 		if c.Start.Before(before) {
@@ -230,6 +235,7 @@ func (g *generator) conversation(start time.Time, p Profile) *Conversation {
 	if g.chance(p.OpenShare) {
 		c.OpenFrom = start.Add(30 * time.Second)
 	}
+	g.longOpen(c, p)
 	if g.chance(p.BrokenShare) {
 		c.Broken = []string{"no_id", "bad_start", "bad_type"}[g.rng.IntN(3)]
 	}
