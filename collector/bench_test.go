@@ -234,8 +234,7 @@ func economyOptions(b *testing.B, url string, reg *prometheus.Registry, now func
 	return Options{
 		Upstream: newTestUpstream(b, url, reg, now, 1e7),
 		Client:   ClientConfig{AccountID: "acc", StreamID: "st", Endpoint: "calldetails"},
-		State:    state, Sink: sink, Registerer: reg, Log: quiet, Now: now,
-		Poll: PollerConfig{Interval: time.Minute, Lookback: lookback, RecentWindow: 30 * time.Minute,
-			FullScanInterval: 15 * time.Minute, SweepRequests: SweepRequestsFor(50, time.Minute)},
+		State:    state, Sink: sink, Registerer: reg, Log: quiet, Now: now, UseOpenList: true,
+		Poll: PollerConfig{Interval: time.Minute, Lookback: lookback, RecentWindow: DefaultRecentWindow, RequestsPerPoll: 40},
 	}
 }

@@ -1,0 +1,445 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/smartassist-exporter/smartassist_exporter/openlist"
+)
+
+// Re-reading by value. After the head read of a poll (new starts since the
+// last complete read), the poller re-reads older starts only where a
+// finished record may still appear:
+//
+//   - Known-open conversations that the List of Conversations API no longer
+//     lists as open have closed: their narrow windows (their start second,
+//     coalesced when close together) are re-read every poll (every minute
+//     at most, backing off from the poll interval) until call details
+//     reports them finished — the platform's reporting delay — for at most
+//     closeFollowUp; then the tiers take over.
+//   - Where that API is absent (404/403), known-open conversations are
+//     re-checked in narrow windows, oldest-unchecked first, within a share
+//     of each poll's budget.
+//   - Age tiers re-read the starts no one listed open: each tier's range of
+//     ages is re-read once per period, spread evenly over the polls of the
+//     period (a rolling pass), so a record first reported late is counted
+//     within its tier's period.
+
+// DefaultRecentWindow is SMARTASSIST_RECENT_WINDOW's default: how far
+// before the last complete read the head read starts. Short, because the
+// 2h tier re-reads everything younger within minutes: it only has to keep
+// the freshest conversations (reported within minutes of their start)
+// counted within a poll.
+const DefaultRecentWindow = 3 * time.Minute
+
+// Tier is a range of session-start ages re-read once per Period.
+type Tier struct {
+	// Name is the tier's label value on recheck_age_seconds.
+	Name string
+	// MaxAge is the oldest start the tier re-reads (capped at the
+	// lookback); the youngest is where the previous tier ends.
+	MaxAge time.Duration
+	Period time.Duration
+}
+
+// DefaultTiers: under 2 h every 5 minutes, under a day hourly, the rest of
+// a 7-day lookback twice a day.
+var DefaultTiers = []Tier{
+	{Name: "2h", MaxAge: 2 * time.Hour, Period: 5 * time.Minute},
+	{Name: "1d", MaxAge: 24 * time.Hour, Period: time.Hour},
+	{Name: "7d", MaxAge: 7 * 24 * time.Hour, Period: 12 * time.Hour},
+}
+
+// TierOpen is the recheck_age_seconds label of the known-open
+// conversations: the age of the last complete listing, or in the fallback
+// of the least recently re-checked one.
+const TierOpen = "open"
+
+const (
+	// closeFollowUp is how long a conversation the list shows closed is
+	// re-read before the tiers take over: the platform reports a finished
+	// conversation up to ~15 minutes after it ends.
+	closeFollowUp = 30 * time.Minute
+	// closeBackoffMax caps the wait between re-reads of a closed
+	// conversation not yet reported finished.
+	closeBackoffMax = time.Minute
+	// narrowRecords is the most records a coalesced narrow window is
+	// expected to hold: it stays one page.
+	narrowRecords = 50
+	// budgetShare is the part of each poll's share of the API budget the
+	// poller plans to spend; the rest absorbs retries and other sources.
+	budgetShare = 0.8
+	// fallbackShare is the part of that the fallback spends on re-checking
+	// known-open conversations.
+	fallbackShare = 0.25
+	// listRetry is how often an absent List of Conversations API is tried
+	// again.
+	listRetry = time.Hour
+)
+
+// OpenLister lists the conversations the platform's live side has open.
+type OpenLister interface {
+	ListOpen(ctx context.Context) (openlist.Listing, error)
+}
+
+// tierPass is the state of one tier's rolling re-read.
+type tierPass struct {
+	tier     Tier
+	minAge   time.Duration
+	began    time.Time // the pass under way began; zero: none under way
+	from, to time.Time // its range of starts, fixed when it began
+	cursor   time.Time
+	complete bool
+	// The last complete pass (or the backfill): when it began and ended.
+	// A start at a fraction f of the range was last read at about
+	// lastBegan + f·(lastEnded − lastBegan).
+	lastBegan, lastEnded time.Time
+}
+
+// closing is a known-open conversation the list no longer shows open.
+type closing struct {
+	start    time.Time
+	seen     time.Time // when the list first did not show it
+	next     time.Time // when to re-read its window next
+	attempts int
+}
+
+// freshness is the poller's re-reading state: in memory only. After a
+// restart every tier starts a pass at once and the first listing finds
+// the closes again.
+type freshness struct {
+	tiers     []*tierPass
+	lister    OpenLister
+	listDown  time.Time // when the list was found unavailable; zero: available
+	lastList  time.Time // the last complete listing
+	closing   map[string]*closing
+	checked   map[string]time.Time // fallback: when each known-open one was last re-checked
+	startedAt time.Time
+}
+
+func newFreshness(tiers []Tier, lookback time.Duration, lister OpenLister, now time.Time) *freshness {
+	f := &freshness{lister: lister, closing: map[string]*closing{}, checked: map[string]time.Time{}, startedAt: now}
+	var minAge time.Duration
+	for _, t := range tiers {
+		if minAge >= lookback {
+			break
+		}
+		f.tiers = append(f.tiers, &tierPass{tier: t, minAge: minAge})
+		// The next tier starts one period of this one younger than this
+		// tier ends, so that no start slips between the two passes.
+		minAge = max(t.MaxAge-t.Period, 0)
+	}
+	return f
+}
+
+// backfilled records that a complete read of the whole lookback began at
+// t: every tier is as fresh as that.
+func (f *freshness) backfilled(t time.Time) {
+	for _, tp := range f.tiers {
+		tp.lastBegan, tp.lastEnded = t, t
+	}
+}
+
+// pollBudget is how many requests one poll may plan for, from the share of
+// the account's budget other sources have not reserved (re-read every poll:
+// another collector may reserve some at any time).
+func (p *Poller) pollBudget() int {
+	if p.cfg.RequestsPerPoll > 0 {
+		return p.cfg.RequestsPerPoll
+	}
+	if p.budget == nil {
+		return 1 << 30
+	}
+	return max(3, int(p.budget.Unreserved()*p.cfg.Interval.Minutes()*budgetShare))
+}
+
+// recheck runs the re-reads of older starts after the head read, which
+// covered starts from headFrom on. spent is what the poll already used.
+func (p *Poller) recheck(ctx context.Context, now, lookbackStart, headFrom time.Time, spent int) (scanResult, int) {
+	f := p.fresh
+	res := scanResult{complete: true}
+	listRequests := 0
+	left := p.pollBudget() - spent
+	add := func(s scanResult) {
+		res.requests += s.requests
+		res.records += s.records
+		res.counted += s.counted
+		res.open += s.open
+		res.splits += s.splits
+		res.complete = res.complete && s.complete
+		left -= s.requests
+	}
+	open, err := p.state.Open()
+	if err != nil {
+		p.log.Error("reading open conversations from state", "err", err)
+	}
+	// Known-open conversations in the lookback, and those started before
+	// the head read (the head re-reads the others every poll).
+	var watched, older []Entry
+	for _, e := range open {
+		if !e.Start.Before(lookbackStart) {
+			watched = append(watched, e)
+			if e.Start.Before(headFrom) {
+				older = append(older, e)
+			}
+		}
+	}
+	if f.lister != nil && (f.listDown.IsZero() || now.Sub(f.listDown) >= listRetry) && ctx.Err() == nil && left > 0 {
+		listRequests = p.listStep(ctx, now, watched)
+		left -= listRequests
+	}
+	if f.lister != nil && f.listDown.IsZero() {
+		add(p.closeStep(ctx, now, watched, headFrom, left))
+	} else {
+		add(p.fallbackStep(ctx, now, older, int(float64(max(left, 0))*fallbackShare)+1))
+	}
+	for _, tp := range f.tiers {
+		if ctx.Err() != nil {
+			break
+		}
+		if s, ok := p.tierStep(ctx, tp, now, lookbackStart, headFrom, left); ok {
+			add(s)
+		}
+	}
+	p.publishFreshness(now, older)
+	return res, listRequests
+}
+
+// listStep reads the list and marks the known-open conversations it no
+// longer shows as closing. It returns the requests spent.
+func (p *Poller) listStep(ctx context.Context, now time.Time, watched []Entry) int {
+	f := p.fresh
+	l, err := f.lister.ListOpen(ctx)
+	if err != nil {
+		if errors.Is(err, openlist.ErrUnavailable) {
+			if f.listDown.IsZero() {
+				p.log.Warn("the List of Conversations API is not available; re-checking known-open conversations in narrow call-details windows instead (slower to see closes); trying the list again hourly", "err", err)
+				p.metrics.openListAvailable.Set(0)
+			}
+			f.listDown = now
+		} else if ctx.Err() == nil {
+			// Nothing can be concluded from a partial list.
+			p.log.Warn("listing open conversations failed; closes are looked for again next poll", "err", err)
+		}
+		return l.Requests
+	}
+	if !f.listDown.IsZero() {
+		p.log.Info("the List of Conversations API answers again; using it to see closes")
+		f.listDown = time.Time{}
+		p.metrics.openListAvailable.Set(1)
+	}
+	f.lastList = now
+	for _, e := range watched {
+		_, listed := l.Open[e.Key]
+		_, known := f.closing[e.Key]
+		switch {
+		case listed && known:
+			delete(f.closing, e.Key) // listed open again: the list decides
+		case !listed && !known:
+			f.closing[e.Key] = &closing{start: e.Start, seen: now, next: now}
+		}
+	}
+	return l.Requests
+}
+
+// closeStep re-reads the windows of closing conversations that are due;
+// those started within the head read need none.
+func (p *Poller) closeStep(ctx context.Context, now time.Time, watched []Entry, headFrom time.Time, left int) scanResult {
+	f := p.fresh
+	stillOpen := make(map[string]bool, len(watched))
+	for _, e := range watched {
+		stillOpen[e.Key] = true
+	}
+	var due []time.Time
+	var dueKeys []string
+	for k, c := range f.closing {
+		switch {
+		case !stillOpen[k]:
+			delete(f.closing, k) // counted, or left the lookback
+		case now.Sub(c.seen) > closeFollowUp:
+			delete(f.closing, k) // the tiers take over
+		case !c.start.Before(headFrom):
+			// The head read re-reads it every poll.
+		case !c.next.After(now):
+			due = append(due, c.start)
+			dueKeys = append(dueKeys, k)
+		}
+	}
+	res := scanResult{complete: true}
+	if len(due) == 0 || left <= 0 {
+		return res
+	}
+	res = p.readNarrow(ctx, due, left)
+	for _, k := range dueKeys {
+		c := f.closing[k]
+		c.attempts++
+		c.next = now.Add(min(p.cfg.Interval<<min(c.attempts-1, 10), max(closeBackoffMax, p.cfg.Interval)))
+	}
+	return res
+}
+
+// fallbackStep re-checks known-open conversations in narrow windows,
+// oldest-unchecked first, within maxRequests.
+func (p *Poller) fallbackStep(ctx context.Context, now time.Time, older []Entry, maxRequests int) scanResult {
+	f := p.fresh
+	keep := make(map[string]bool, len(older))
+	for _, e := range older {
+		keep[e.Key] = true
+	}
+	for k := range f.checked {
+		if !keep[k] {
+			delete(f.checked, k)
+		}
+	}
+	clear(f.closing)
+	slices.SortFunc(older, func(a, b Entry) int {
+		if c := f.checked[a.Key].Compare(f.checked[b.Key]); c != 0 {
+			return c
+		}
+		return a.Start.Compare(b.Start)
+	})
+	// One narrow window each at most: take as many as the share allows,
+	// then coalesce (which only lowers the cost).
+	n := min(len(older), maxRequests)
+	starts := make([]time.Time, 0, n)
+	for _, e := range older[:n] {
+		starts = append(starts, e.Start)
+	}
+	if len(starts) == 0 {
+		return scanResult{complete: true}
+	}
+	res := p.readNarrow(ctx, starts, maxRequests)
+	for _, e := range older[:n] {
+		f.checked[e.Key] = now
+	}
+	return res
+}
+
+// readNarrow reads the start seconds given, coalescing those close enough
+// that the window between them is expected to stay under a page.
+func (p *Poller) readNarrow(ctx context.Context, starts []time.Time, maxRequests int) scanResult {
+	slices.SortFunc(starts, func(a, b time.Time) int { return a.Compare(b) })
+	gap := time.Duration(0)
+	if p.density > 0 {
+		gap = time.Duration(narrowRecords / p.density * float64(time.Second)).Truncate(time.Second)
+	}
+	var windows []Window
+	for _, s := range starts {
+		s = s.Truncate(time.Second)
+		if n := len(windows); n > 0 && s.Sub(windows[n-1].End) <= gap {
+			windows[n-1].End = s
+			continue
+		}
+		windows = append(windows, Window{s, s})
+	}
+	res := scanResult{complete: true}
+	for _, w := range windows {
+		if ctx.Err() != nil || res.requests >= maxRequests {
+			res.complete = false
+			break
+		}
+		if err := p.readWindow(ctx, w, &res); err != nil {
+			res.complete = false
+			if ctx.Err() != nil || errors.Is(err, ErrUnauthorized) {
+				break
+			}
+			p.log.Warn("narrow re-read failed; tried again later", "window", w.String(), "err", err)
+		}
+	}
+	return res
+}
+
+// tierStep advances a tier's rolling pass to where its schedule says it
+// should be by the next poll, starting a pass when one is due.
+func (p *Poller) tierStep(ctx context.Context, tp *tierPass, now, lookbackStart, headFrom time.Time, left int) (scanResult, bool) {
+	if tp.began.IsZero() {
+		// Passes run back to back: every start in the range is re-read
+		// once per period, whenever it turned up.
+		from := now.Add(-tp.tier.MaxAge).Truncate(time.Second)
+		if from.Before(lookbackStart) {
+			from = lookbackStart
+		}
+		to := now.Add(-tp.minAge).Truncate(time.Second)
+		if !to.Before(headFrom) {
+			to = headFrom.Add(-time.Second)
+		}
+		tp.began, tp.from, tp.to, tp.cursor, tp.complete = now, from, to, from, true
+	}
+	if tp.cursor.Before(lookbackStart) {
+		tp.cursor = lookbackStart
+	}
+	var res scanResult
+	stepped := false
+	if !tp.cursor.After(tp.to) && left > 0 {
+		// Spread evenly: by the end of this poll the pass should be where
+		// it would be after the poll interval, at the period's pace.
+		frac := min(1, float64(now.Sub(tp.began)+p.cfg.Interval)/float64(tp.tier.Period))
+		target := tp.from.Add(time.Duration(frac * float64(tp.to.Sub(tp.from)))).Truncate(time.Second)
+		if target.After(tp.to) || frac >= 1 {
+			target = tp.to
+		}
+		if !target.Before(tp.cursor) {
+			res = p.scan(ctx, ScanSweep, tp.cursor, target, left)
+			tp.complete = tp.complete && res.complete
+			tp.cursor = res.next
+			stepped = true
+		}
+	}
+	if tp.cursor.After(tp.to) && ctx.Err() == nil {
+		if tp.complete {
+			tp.lastBegan, tp.lastEnded = tp.began, now
+		}
+		tp.began = time.Time{}
+	}
+	return res, stepped
+}
+
+// publishFreshness sets the staleness gauges and the open snapshot.
+func (p *Poller) publishFreshness(now time.Time, older []Entry) {
+	f := p.fresh
+	for _, tp := range f.tiers {
+		p.metrics.recheckAge.WithLabelValues(tp.tier.Name).Set(max(now.Sub(tp.lastRead(f.startedAt)), 0).Seconds())
+		p.metrics.recheckPeriod.WithLabelValues(tp.tier.Name).Set(tp.tier.Period.Seconds())
+	}
+	var openAge time.Duration
+	period := p.cfg.Interval
+	switch {
+	case f.lister != nil && f.listDown.IsZero():
+		last := f.lastList
+		if last.IsZero() {
+			last = f.startedAt
+		}
+		openAge = now.Sub(last)
+	default:
+		// The fallback promises no period: it is held to the first tier's.
+		if len(f.tiers) > 0 {
+			period = f.tiers[0].tier.Period
+		}
+		for _, e := range older {
+			last := f.checked[e.Key]
+			if last.IsZero() {
+				last = f.startedAt
+			}
+			openAge = max(openAge, now.Sub(last))
+		}
+	}
+	p.metrics.recheckAge.WithLabelValues(TierOpen).Set(max(openAge, 0).Seconds())
+	p.metrics.recheckPeriod.WithLabelValues(TierOpen).Set(period.Seconds())
+}
+
+// lastRead estimates when the least recently read start of the tier was
+// last read: the one just ahead of the pass's cursor, read by the previous
+// complete pass at the same fraction of its range. Before any complete
+// pass, since the poller started.
+func (tp *tierPass) lastRead(startedAt time.Time) time.Time {
+	if tp.lastBegan.IsZero() {
+		return startedAt
+	}
+	frac := 0.0
+	if !tp.began.IsZero() && tp.to.After(tp.from) {
+		frac = min(1, max(0, float64(tp.cursor.Sub(tp.from))/float64(tp.to.Sub(tp.from))))
+	}
+	return tp.lastBegan.Add(time.Duration(frac * float64(tp.lastEnded.Sub(tp.lastBegan))))
+}
