@@ -139,7 +139,7 @@ func economy(b *testing.B, ec economyCase) {
 		b.ReportMetric(float64(first.Requests)/float64(first.MinimumRequests), "backfill-requests/minimum")
 		b.ReportMetric(float64(first.Splits), "backfill-splits")
 		steadyFrom := clock.Now()
-		var reqs, minimum, records, counted, maxReqs int
+		var reqs, minimum, records, counted, maxReqs, list, narrow, tiers int
 		for k := 0; k < ec.polls; k++ {
 			before := clock.Now()
 			clock.Advance(time.Minute)
@@ -150,9 +150,15 @@ func economy(b *testing.B, ec economyCase) {
 			counted += r.Counted
 			minimum += r.MinimumRequests
 			maxReqs = max(maxReqs, r.Requests)
+			list += r.ListRequests
+			narrow += r.CloseRequests
+			tiers += r.TierRequests
 		}
 		if ec.polls > 0 {
 			b.ReportMetric(float64(reqs)/float64(ec.polls), "steady-requests/poll")
+			b.ReportMetric(float64(list)/float64(ec.polls), "list-requests/poll")
+			b.ReportMetric(float64(narrow)/float64(ec.polls), "narrow-requests/poll")
+			b.ReportMetric(float64(tiers)/float64(ec.polls), "tier-requests/poll")
 			b.ReportMetric(float64(maxReqs), "steady-max-requests/poll")
 			b.ReportMetric(float64(reqs)/float64(max(minimum, 1)), "steady-requests/minimum")
 			b.ReportMetric(float64(records)/float64(ec.polls), "steady-records-read/poll")

@@ -198,8 +198,10 @@ type PollResult struct {
 	Scan     string // ScanFull (the backfill of a first start) or ScanRecent
 	Requests int    // every request of the poll, listing included
 	// ListRequests is the part of Requests spent on the List of
-	// Conversations API.
-	ListRequests int
+	// Conversations API, CloseRequests on narrow re-reads of known-open
+	// conversations (closes, or the fallback's re-checks), TierRequests on
+	// the age tiers; the rest is the head read.
+	ListRequests, CloseRequests, TierRequests int
 	Records      int
 	Counted      int
 	Open         int
@@ -247,7 +249,7 @@ func (p *Poller) Poll(ctx context.Context) PollResult {
 	res := PollResult{Scan: kind, Complete: true}
 	res.add(main)
 	if kind == ScanRecent && ctx.Err() == nil {
-		re, listRequests := p.recheck(ctx, began, lookbackStart, from, res.Requests)
+		re, listRequests := p.recheck(ctx, began, lookbackStart, from, res.Requests, &res)
 		res.add(re)
 		res.Requests += listRequests
 		res.ListRequests = listRequests

@@ -15,8 +15,8 @@ import (
 //
 //   - Known-open conversations that the List of Conversations API no longer
 //     lists as open have closed: their narrow windows (their start second,
-//     coalesced when close together) are re-read every poll (every minute
-//     at most, backing off from the poll interval) until call details
+//     coalesced when close together) are re-read at once, then backing off
+//     from the poll interval to a minute (or two polls) until call details
 //     reports them finished — the platform's reporting delay — for at most
 //     closeFollowUp; then the tiers take over.
 //   - Where that API is absent (404/403), known-open conversations are
@@ -63,7 +63,8 @@ const (
 	// conversation up to ~15 minutes after it ends.
 	closeFollowUp = 30 * time.Minute
 	// closeBackoffMax caps the wait between re-reads of a closed
-	// conversation not yet reported finished.
+	// conversation not yet reported finished (or two polls, if longer):
+	// it is counted within that of call details reporting it finished.
 	closeBackoffMax = time.Minute
 	// narrowRecords is the most records a coalesced narrow window is
 	// expected to hold: it stays one page.
@@ -157,7 +158,7 @@ func (p *Poller) pollBudget() int {
 
 // recheck runs the re-reads of older starts after the head read, which
 // covered starts from headFrom on. spent is what the poll already used.
-func (p *Poller) recheck(ctx context.Context, now, lookbackStart, headFrom time.Time, spent int) (scanResult, int) {
+func (p *Poller) recheck(ctx context.Context, now, lookbackStart, headFrom time.Time, spent int, out *PollResult) (scanResult, int) {
 	f := p.fresh
 	res := scanResult{complete: true}
 	listRequests := 0
@@ -191,15 +192,20 @@ func (p *Poller) recheck(ctx context.Context, now, lookbackStart, headFrom time.
 		left -= listRequests
 	}
 	if f.lister != nil && f.listDown.IsZero() {
-		add(p.closeStep(ctx, now, watched, headFrom, left))
+		cs := p.closeStep(ctx, now, watched, headFrom, left)
+		out.CloseRequests += cs.requests
+		add(cs)
 	} else {
-		add(p.fallbackStep(ctx, now, older, int(float64(max(left, 0))*fallbackShare)+1))
+		fs := p.fallbackStep(ctx, now, older, int(float64(max(left, 0))*fallbackShare)+1)
+		out.CloseRequests += fs.requests
+		add(fs)
 	}
 	for _, tp := range f.tiers {
 		if ctx.Err() != nil {
 			break
 		}
 		if s, ok := p.tierStep(ctx, tp, now, lookbackStart, headFrom, left); ok {
+			out.TierRequests += s.requests
 			add(s)
 		}
 	}
@@ -275,7 +281,7 @@ func (p *Poller) closeStep(ctx context.Context, now time.Time, watched []Entry, 
 	for _, k := range dueKeys {
 		c := f.closing[k]
 		c.attempts++
-		c.next = now.Add(min(p.cfg.Interval<<min(c.attempts-1, 10), max(closeBackoffMax, p.cfg.Interval)))
+		c.next = now.Add(min(p.cfg.Interval<<min(c.attempts-1, 10), max(closeBackoffMax, 2*p.cfg.Interval)))
 	}
 	return res
 }
@@ -380,7 +386,8 @@ func (p *Poller) tierStep(ctx context.Context, tp *tierPass, now, lookbackStart,
 		if target.After(tp.to) || frac >= 1 {
 			target = tp.to
 		}
-		if !target.Before(tp.cursor) {
+		target, due := p.pageAligned(tp.cursor, target, tp.to, frac >= 1)
+		if due && !target.Before(tp.cursor) {
 			res = p.scan(ctx, ScanSweep, tp.cursor, target, left)
 			tp.complete = tp.complete && res.complete
 			tp.cursor = res.next
@@ -442,4 +449,26 @@ func (tp *tierPass) lastRead(startedAt time.Time) time.Time {
 		frac = min(1, max(0, float64(tp.cursor.Sub(tp.from))/float64(tp.to.Sub(tp.from))))
 	}
 	return tp.lastBegan.Add(time.Duration(frac * float64(tp.lastEnded.Sub(tp.lastBegan))))
+}
+
+// pageAligned adjusts a tier step [cursor, target] to whole pages: reading
+// n records costs ⌊n/100⌋+1 requests, so a step is sized at just under a
+// multiple of 100 expected records, and one expected to hold less than
+// most of a page waits for the next poll (unless the period ends: last).
+// The pass then runs at most a fraction of a page behind its schedule.
+func (p *Poller) pageAligned(cursor, target, to time.Time, last bool) (time.Time, bool) {
+	if last || p.density <= 0 {
+		return target, true
+	}
+	expected := target.Sub(cursor).Seconds() * p.density
+	if expected < 0.9*PageLimit {
+		return target, false
+	}
+	pages := max(1, int(expected/PageLimit+0.5))
+	span := time.Duration(float64(pages*PageLimit-5) / p.density * float64(time.Second)).Truncate(time.Second)
+	aligned := cursor.Add(span)
+	if aligned.After(to) {
+		aligned = to
+	}
+	return aligned, true
 }
