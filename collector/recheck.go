@@ -67,8 +67,8 @@ const (
 	// it is counted within that of call details reporting it finished.
 	closeBackoffMax = time.Minute
 	// narrowRecords is the most records a coalesced narrow window is
-	// expected to hold: it stays one page.
-	narrowRecords = 50
+	// expected to hold: it stays one page, with room for a busier minute.
+	narrowRecords = 80
 	// budgetShare is the part of each poll's share of the API budget the
 	// poller plans to spend; the rest absorbs retries and other sources.
 	budgetShare = 0.8
@@ -324,17 +324,17 @@ func (p *Poller) fallbackStep(ctx context.Context, now time.Time, older []Entry,
 }
 
 // readNarrow reads the start seconds given, coalescing those close enough
-// that the window between them is expected to stay under a page.
+// that the window holding them is expected to stay within one page.
 func (p *Poller) readNarrow(ctx context.Context, starts []time.Time, maxRequests int) scanResult {
 	slices.SortFunc(starts, func(a, b time.Time) int { return a.Compare(b) })
-	gap := time.Duration(0)
+	span := time.Duration(0)
 	if p.density > 0 {
-		gap = time.Duration(narrowRecords / p.density * float64(time.Second)).Truncate(time.Second)
+		span = time.Duration(narrowRecords / p.density * float64(time.Second)).Truncate(time.Second)
 	}
 	var windows []Window
 	for _, s := range starts {
 		s = s.Truncate(time.Second)
-		if n := len(windows); n > 0 && s.Sub(windows[n-1].End) <= gap {
+		if n := len(windows); n > 0 && s.Sub(windows[n-1].Start) <= span {
 			windows[n-1].End = s
 			continue
 		}
