@@ -15,8 +15,8 @@ import (
 //
 //   - Known-open conversations that the List of Conversations API no longer
 //     lists as open have closed: their narrow windows (their start second,
-//     coalesced when close together) are re-read at once, then backing off
-//     from the poll interval to a minute (or two polls) until call details
+//     coalesced when close together) are re-read a poll later, then
+//     backing off to a minute (or two polls) until call details
 //     reports them finished — the platform's reporting delay — for at most
 //     closeFollowUp; then the tiers take over.
 //   - Where that API is absent (404/403), known-open conversations are
@@ -128,9 +128,10 @@ func newFreshness(tiers []Tier, lookback time.Duration, lister OpenLister, now t
 			break
 		}
 		f.tiers = append(f.tiers, &tierPass{tier: t, minAge: minAge})
-		// The next tier starts one period of this one younger than this
-		// tier ends, so that no start slips between the two passes.
-		minAge = max(t.MaxAge-t.Period, 0)
+		// A tier reads one period past its MaxAge (see tierStep), so a
+		// start younger than MaxAge when it turns up is re-read by this
+		// tier, not left to the next one's longer period.
+		minAge = t.MaxAge
 	}
 	return f
 }
@@ -244,7 +245,8 @@ func (p *Poller) listStep(ctx context.Context, now time.Time, watched []Entry) i
 		case listed && known:
 			delete(f.closing, e.Key) // listed open again: the list decides
 		case !listed && !known:
-			f.closing[e.Key] = &closing{start: e.Start, seen: now, next: now}
+			f.closing[e.Key] = &closing{start: e.Start, seen: now}
+			f.closing[e.Key].next = now.Add(p.closeWait(0))
 		}
 	}
 	return l.Requests
@@ -281,7 +283,7 @@ func (p *Poller) closeStep(ctx context.Context, now time.Time, watched []Entry, 
 	for _, k := range dueKeys {
 		c := f.closing[k]
 		c.attempts++
-		c.next = now.Add(min(p.cfg.Interval<<min(c.attempts-1, 10), max(closeBackoffMax, 2*p.cfg.Interval)))
+		c.next = now.Add(p.closeWait(c.attempts))
 	}
 	return res
 }
@@ -358,43 +360,64 @@ func (p *Poller) readNarrow(ctx context.Context, starts []time.Time, maxRequests
 }
 
 // tierStep advances a tier's rolling pass to where its schedule says it
-// should be by the next poll, starting a pass when one is due.
+// should be by the next poll, starting a pass when the last one is done.
+// A pass reads newest first: starts that were too young for the last pass
+// (they were in the head read then) are the first this one reads, so every
+// start in the tier is re-read within about one period, wherever it lies.
 func (p *Poller) tierStep(ctx context.Context, tp *tierPass, now, lookbackStart, headFrom time.Time, left int) (scanResult, bool) {
+	res, stepped := p.tierStepOnce(ctx, tp, now, lookbackStart, headFrom, left)
+	if tp.began.IsZero() && left-res.requests > 0 && ctx.Err() == nil {
+		// The pass ended: the next starts now, so that the newest starts,
+		// read first, wait no more than the period.
+		next, ok := p.tierStepOnce(ctx, tp, now, lookbackStart, headFrom, left-res.requests)
+		stepped = stepped || ok
+		res.requests += next.requests
+		res.records += next.records
+		res.counted += next.counted
+		res.open += next.open
+		res.splits += next.splits
+		res.complete = res.complete && next.complete
+	}
+	return res, stepped
+}
+
+func (p *Poller) tierStepOnce(ctx context.Context, tp *tierPass, now, lookbackStart, headFrom time.Time, left int) (scanResult, bool) {
 	if tp.began.IsZero() {
-		// Passes run back to back: every start in the range is re-read
-		// once per period, whenever it turned up.
-		from := now.Add(-tp.tier.MaxAge).Truncate(time.Second)
-		if from.Before(lookbackStart) {
-			from = lookbackStart
-		}
+		from := now.Add(-tp.tier.MaxAge - tp.tier.Period).Truncate(time.Second)
 		to := now.Add(-tp.minAge).Truncate(time.Second)
 		if !to.Before(headFrom) {
 			to = headFrom.Add(-time.Second)
 		}
-		tp.began, tp.from, tp.to, tp.cursor, tp.complete = now, from, to, from, true
+		tp.began, tp.from, tp.to, tp.cursor, tp.complete = now, from, to, to, true
 	}
-	if tp.cursor.Before(lookbackStart) {
-		tp.cursor = lookbackStart
+	if tp.from.Before(lookbackStart) {
+		tp.from = lookbackStart // the lookback moved past the pass's oldest starts
 	}
-	var res scanResult
+	res := scanResult{complete: true}
 	stepped := false
-	if !tp.cursor.After(tp.to) && left > 0 {
+	if !tp.cursor.Before(tp.from) && left > 0 {
 		// Spread evenly: by the end of this poll the pass should be where
-		// it would be after the poll interval, at the period's pace.
+		// it would be one poll interval later at a pace that ends it one
+		// poll before the period is over. Page rounding and the step of
+		// the poll that ends a pass then still leave every start re-read
+		// within the period (measured: BenchmarkAPIEconomySteady).
 		frac := min(1, float64(now.Sub(tp.began)+p.cfg.Interval)/float64(tp.tier.Period))
-		target := tp.from.Add(time.Duration(frac * float64(tp.to.Sub(tp.from)))).Truncate(time.Second)
-		if target.After(tp.to) || frac >= 1 {
-			target = tp.to
+		target := tp.to.Add(-time.Duration(frac * float64(tp.to.Sub(tp.from)))).Truncate(time.Second)
+		if target.Before(tp.from) || frac >= 1 {
+			target = tp.from
 		}
-		target, due := p.pageAligned(tp.cursor, target, tp.to, frac >= 1)
-		if due && !target.Before(tp.cursor) {
-			res = p.scan(ctx, ScanSweep, tp.cursor, target, left)
+		target, due := p.pageAligned(target, tp.cursor, tp.from, frac >= 1)
+		if due && !target.After(tp.cursor) {
+			res = p.scan(ctx, ScanSweep, target, tp.cursor, left)
 			tp.complete = tp.complete && res.complete
-			tp.cursor = res.next
+			if res.next.After(tp.cursor) {
+				tp.cursor = target.Add(-time.Second)
+			}
+			// Cut short by the budget: the next poll reads the chunk again.
 			stepped = true
 		}
 	}
-	if tp.cursor.After(tp.to) && ctx.Err() == nil {
+	if tp.cursor.Before(tp.from) && ctx.Err() == nil {
 		if tp.complete {
 			tp.lastBegan, tp.lastEnded = tp.began, now
 		}
@@ -446,29 +469,39 @@ func (tp *tierPass) lastRead(startedAt time.Time) time.Time {
 	}
 	frac := 0.0
 	if !tp.began.IsZero() && tp.to.After(tp.from) {
-		frac = min(1, max(0, float64(tp.cursor.Sub(tp.from))/float64(tp.to.Sub(tp.from))))
+		frac = min(1, max(0, float64(tp.to.Sub(tp.cursor))/float64(tp.to.Sub(tp.from))))
 	}
 	return tp.lastBegan.Add(time.Duration(frac * float64(tp.lastEnded.Sub(tp.lastBegan))))
 }
 
-// pageAligned adjusts a tier step [cursor, target] to whole pages: reading
-// n records costs ⌊n/100⌋+1 requests, so a step is sized at just under a
-// multiple of 100 expected records, and one expected to hold less than
-// most of a page waits for the next poll (unless the period ends: last).
-// The pass then runs at most a fraction of a page behind its schedule.
-func (p *Poller) pageAligned(cursor, target, to time.Time, last bool) (time.Time, bool) {
+// pageAligned adjusts a tier step [target, cursor] (read newest first, so
+// target is its older end) to whole pages: reading n records costs
+// ⌊n/100⌋+1 requests, so a step is sized at just under a multiple of 100
+// expected records, and one expected to hold less than most of a page
+// waits for the next poll (unless the period ends: last). The pass then
+// runs at most a fraction of a page behind its schedule.
+func (p *Poller) pageAligned(target, cursor, oldest time.Time, last bool) (time.Time, bool) {
 	if last || p.density <= 0 {
 		return target, true
 	}
-	expected := target.Sub(cursor).Seconds() * p.density
+	expected := cursor.Sub(target).Seconds() * p.density
 	if expected < 0.9*PageLimit {
 		return target, false
 	}
 	pages := max(1, int(expected/PageLimit+0.5))
 	span := time.Duration(float64(pages*PageLimit-5) / p.density * float64(time.Second)).Truncate(time.Second)
-	aligned := cursor.Add(span)
-	if aligned.After(to) {
-		aligned = to
+	aligned := cursor.Add(-span)
+	if aligned.Before(oldest) {
+		aligned = oldest
 	}
 	return aligned, true
+}
+
+// closeWait is how long after its attempts-th re-read a closed conversation
+// is re-read again: one poll after the list showed it closed (call details
+// needs a moment to report it finished), then doubling up to
+// closeBackoffMax or two polls, whichever is longer — so it is counted
+// within that of call details reporting it finished.
+func (p *Poller) closeWait(attempts int) time.Duration {
+	return min(p.cfg.Interval<<min(attempts, 16), max(closeBackoffMax, 2*p.cfg.Interval))
 }
