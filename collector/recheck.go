@@ -78,6 +78,10 @@ const (
 	// listRetry is how often an absent List of Conversations API is tried
 	// again.
 	listRetry = time.Hour
+	// listPagesPerPoll is what listing may cost per poll on average: a
+	// listing of more pages (many long-open conversations) is read every
+	// ⌈pages/listPagesPerPoll⌉ polls instead of every poll.
+	listPagesPerPoll = 2
 )
 
 // OpenLister lists the conversations the platform's live side has open.
@@ -115,6 +119,7 @@ type freshness struct {
 	lister    OpenLister
 	listDown  time.Time // when the list was found unavailable; zero: available
 	lastList  time.Time // the last complete listing
+	listWait  int       // polls to skip before the next listing
 	closing   map[string]*closing
 	checked   map[string]time.Time // fallback: when each known-open one was last re-checked
 	startedAt time.Time
@@ -189,8 +194,13 @@ func (p *Poller) recheck(ctx context.Context, now, lookbackStart, headFrom time.
 		}
 	}
 	if f.lister != nil && (f.listDown.IsZero() || now.Sub(f.listDown) >= listRetry) && ctx.Err() == nil && left > 0 {
-		listRequests = p.listStep(ctx, now, watched)
-		left -= listRequests
+		if f.listWait > 0 {
+			f.listWait--
+		} else {
+			listRequests = p.listStep(ctx, now, watched)
+			left -= listRequests
+			f.listWait = (listRequests+listPagesPerPoll-1)/listPagesPerPoll - 1
+		}
 	}
 	if f.lister != nil && f.listDown.IsZero() {
 		cs := p.closeStep(ctx, now, watched, headFrom, left)
