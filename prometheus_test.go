@@ -171,7 +171,7 @@ func proveQueries(t *testing.T, prometheus, promtoolPath string) {
 
 	e := startExporter(t, map[string]string{
 		"SMARTASSIST_STATE_PATH": filepath.Join(t.TempDir(), "demo.db"), "SMARTASSIST_POLL_INTERVAL": "1s",
-		"SMARTASSIST_FULL_SCAN_INTERVAL": "10s",
+		"SMARTASSIST_RECHECK_2H_PERIOD": "10s",
 	}, "-demo")
 
 	dir := t.TempDir()

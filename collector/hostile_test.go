@@ -35,7 +35,7 @@ func hostilePoller(t *testing.T, pages PageSource, now time.Time) (*Poller, *rec
 	t.Cleanup(func() { state.Close() })
 	sink := newRecordingSink()
 	p := New(Options{Pages: pages, State: state, Sink: sink, Registerer: prometheus.NewRegistry(), Log: quiet,
-		Now: func() time.Time { return now },
+		Now:  func() time.Time { return now },
 		Poll: PollerConfig{Interval: time.Minute, Lookback: 2 * time.Hour, RecentWindow: 30 * time.Minute, RequestsPerPoll: 25}})
 	return p, sink
 }

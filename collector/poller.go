@@ -202,10 +202,10 @@ type PollResult struct {
 	// conversations (closes, or the fallback's re-checks), TierRequests on
 	// the age tiers; the rest is the head read.
 	ListRequests, CloseRequests, TierRequests int
-	Records      int
-	Counted      int
-	Open         int
-	Splits       int
+	Records                                   int
+	Counted                                   int
+	Open                                      int
+	Splits                                    int
 	// MinimumRequests is what reading the same records would cost with
 	// every page full: the sum over the poll's scans of ⌈records / 100⌉.
 	MinimumRequests int

@@ -52,6 +52,14 @@ var DefaultTiers = []Tier{
 	{Name: "7d", MaxAge: 7 * 24 * time.Hour, Period: 12 * time.Hour},
 }
 
+// TiersWithPeriods is DefaultTiers with the periods of the 2h, 1d and 7d
+// tiers given (SMARTASSIST_RECHECK_*_PERIOD).
+func TiersWithPeriods(p2h, p1d, p7d time.Duration) []Tier {
+	tiers := slices.Clone(DefaultTiers)
+	tiers[0].Period, tiers[1].Period, tiers[2].Period = p2h, p1d, p7d
+	return tiers
+}
+
 // TierOpen is the recheck_age_seconds label of the known-open
 // conversations: the age of the last complete listing, or in the fallback
 // of the least recently re-checked one.
