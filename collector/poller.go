@@ -91,6 +91,9 @@ type Poller struct {
 	budget  *upstream.Budget // the shared budget, re-read every poll; nil in some tests
 	fresh   *freshness       // the re-reads by value: tiers, closes, fallback
 	density float64          // conversations per second of session start; -1 = not yet known
+	// narrow is set while narrow windows are read: they are chosen for
+	// holding a conversation, so they say nothing of the density.
+	narrow bool
 }
 
 // Options is everything a call-details poller needs. New wires the
@@ -426,7 +429,9 @@ func (p *Poller) readWindow(ctx context.Context, w Window, res *scanResult) erro
 		}
 		n += pg.Len
 		if pg.Len < PageLimit {
-			p.learnDensity(n, w)
+			if !p.narrow {
+				p.learnDensity(n, w)
+			}
 			return nil
 		}
 	}

@@ -360,6 +360,8 @@ func (p *Poller) readNarrow(ctx context.Context, starts []time.Time, maxRequests
 		}
 		windows = append(windows, Window{s, s})
 	}
+	p.narrow = true
+	defer func() { p.narrow = false }()
 	res := scanResult{complete: true}
 	for _, w := range windows {
 		if ctx.Err() != nil || res.requests >= maxRequests {
@@ -428,6 +430,14 @@ func (p *Poller) tierStepOnce(ctx context.Context, tp *tierPass, now, lookbackSt
 			target = tp.from
 		}
 		target, due := p.pageAligned(target, tp.cursor, tp.from, frac >= 1)
+		if p.density > 0 {
+			// No more than the poll's budget can read: a step cut short
+			// would leave the cursor where it was, to read it all again.
+			most := tp.cursor.Add(-time.Duration(float64(left*(PageLimit-10)) / p.density * float64(time.Second)))
+			if target.Before(most) {
+				target = most.Truncate(time.Second)
+			}
+		}
 		if due && !target.After(tp.cursor) {
 			res = p.scan(ctx, ScanSweep, target, tp.cursor, left)
 			tp.complete = tp.complete && res.complete
