@@ -270,8 +270,10 @@ func TestWindowSplitting(t *testing.T) {
 	}
 }
 
-// recheckAllNow makes the next poll re-read every tier whole.
+// recheckAllNow makes the next poll re-read every tier whole and list the
+// open conversations.
 func recheckAllNow(p *Poller) {
+	p.fresh.listWait = 0
 	for _, tp := range p.fresh.tiers {
 		tp.began = time.Time{}
 		tp.tier.Period = time.Second
@@ -301,9 +303,10 @@ func TestTiersSpreadTheLookback(t *testing.T) {
 		Status: "CLOSED", Start: t0.Add(-72 * time.Hour), End: t0.Add(-71 * time.Hour)}
 	rig.sim.Add(late)
 	// The 7d tier re-reads ~6 days (~backfill.Requests·6/7 requests) over
-	// its 40 minutes, once 40 minutes have passed since the backfill: one
-	// 40th of that a poll, plus a window's pages of rounding.
-	perPoll := backfill.Requests/40 + 2*(MaxPageIndex+1)
+	// its 40 minutes, starting a tenth of the period ahead of schedule:
+	// a tenth of that in the first poll, then a 40th a poll; plus a
+	// window's pages of rounding for each tier.
+	perPoll := backfill.Requests/10 + 3*(MaxPageIndex+1)
 	maxPolls := 3 + 2*40 + 1
 	turnedUp := time.Time{}
 	for i := 1; i <= maxPolls && sink.observed[late.Key()] == 0; i++ {
