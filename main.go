@@ -32,6 +32,7 @@ import (
 	"github.com/smartassist-exporter/smartassist_exporter/collector"
 	"github.com/smartassist-exporter/smartassist_exporter/config"
 	"github.com/smartassist-exporter/smartassist_exporter/dashboards"
+	"github.com/smartassist-exporter/smartassist_exporter/live"
 	"github.com/smartassist-exporter/smartassist_exporter/metrics"
 	"github.com/smartassist-exporter/smartassist_exporter/otlp"
 	"github.com/smartassist-exporter/smartassist_exporter/simulator"
@@ -173,6 +174,9 @@ func serve(ctx context.Context, cfg *config.Config, listener net.Listener, log *
 	if err != nil {
 		return err
 	}
+	// Before the poller: the live collector reserves its share of the
+	// budget, and the poller sizes its sweeps to what is left.
+	liveState := newLive(cfg, up, reg, log)
 	poller := collector.New(collector.Options{
 		Upstream: up,
 		Client: collector.ClientConfig{AccountID: cfg.AccountID, StreamID: cfg.StreamID, Endpoint: cfg.Endpoint,
@@ -213,6 +217,13 @@ func serve(ctx context.Context, cfg *config.Config, listener net.Listener, log *
 		defer wg.Done()
 		poller.Run(pollCtx)
 	}()
+	if liveState != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			liveState.Run(pollCtx)
+		}()
+	}
 	serveErr := make(chan error, 1)
 	go func() {
 		systemd := false
@@ -251,12 +262,33 @@ func newUpstream(cfg *config.Config, reg prometheus.Registerer, log *slog.Logger
 		tokens = upstream.NewMintedTokens(cfg.ClientID, func() (string, error) { return secret, nil })
 	}
 	budget := upstream.NewBudget(cfg.APIRateLimit)
-	requests := upstream.NewRequestMetrics(reg, cfg.APIRateLimit, cfg.Endpoint)
+	endpoints := []string{cfg.Endpoint}
+	if cfg.LivePollInterval() > 0 {
+		endpoints = append(endpoints, live.Endpoints...)
+	}
+	requests := upstream.NewRequestMetrics(reg, cfg.APIRateLimit, endpoints...)
 	httpClient := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	return upstream.New(upstream.Config{
 		BaseURL: cfg.BaseURL, AccountID: cfg.AccountID, RequestTimeout: cfg.RequestTimeout,
 		UserAgent: exporterName + "/" + version.Version,
 	}, httpClient, tokens, budget, requests, log.With("component", "upstream"))
+}
+
+// newLive builds the live queue and agent state collector on the shared
+// upstream client, or nil when SMARTASSIST_LIVE_INTERVAL is off. It is also
+// the capacity package's Staffing (agents available + busy per queue).
+func newLive(cfg *config.Config, up *upstream.Client, reg prometheus.Registerer, log *slog.Logger) *live.Collector {
+	interval := cfg.LivePollInterval()
+	if interval <= 0 {
+		log.Info("live queue and agent state is off (SMARTASSIST_LIVE_INTERVAL)")
+		return nil
+	}
+	return live.New(live.Options{
+		Upstream: up, AccountID: cfg.AccountID, StreamID: cfg.StreamID,
+		Interval: interval, Source: cfg.LiveSource, BudgetShare: config.LiveBudgetShare,
+		MaxQueues: cfg.MaxQueues, MaxChannels: cfg.MaxChannels,
+		Registerer: reg, Log: log.With("component", "live"),
+	})
 }
 
 // HTTP server limits, as trusted exporters set them: a client that never
@@ -383,6 +415,9 @@ func startDemo(ctx context.Context, cfg *config.Config) (api *simulator.Demo, cl
 	}
 	if unset("POLL_INTERVAL") {
 		cfg.PollInterval = 5 * time.Second
+	}
+	if unset("LIVE_INTERVAL") {
+		cfg.LiveInterval = config.OptionalInterval(5 * time.Second)
 	}
 	if unset("API_RATE_LIMIT") {
 		cfg.APIRateLimit = 500

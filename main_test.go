@@ -200,6 +200,8 @@ func TestBadConfigExits(t *testing.T) {
 		{"web config: misspelled key", with(map[string]string{"SMARTASSIST_WEB_CONFIG_FILE": webConfigs["misspelled key"]}), "smartassist_exporter: SMARTASSIST_WEB_CONFIG_FILE: "},
 		{"web config: not bcrypt", with(map[string]string{"SMARTASSIST_WEB_CONFIG_FILE": webConfigs["not bcrypt"]}), "smartassist_exporter: SMARTASSIST_WEB_CONFIG_FILE: "},
 		{"web config: a directory", with(map[string]string{"SMARTASSIST_WEB_CONFIG_FILE": webConfigs["a directory"]}), "smartassist_exporter: SMARTASSIST_WEB_CONFIG_FILE: "},
+		{"live interval", with(map[string]string{"SMARTASSIST_LIVE_INTERVAL": "1s"}), "smartassist_exporter: SMARTASSIST_LIVE_INTERVAL must be between 5s and 1h, or off"},
+		{"live source", with(map[string]string{"SMARTASSIST_LIVE_SOURCE": "both"}), `smartassist_exporter: SMARTASSIST_LIVE_SOURCE must be auto, queue_performance or queue_size, got "both"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			state := filepath.Join(t.TempDir(), "state", "state.db")
@@ -261,6 +263,12 @@ func TestDemo(t *testing.T) {
 			t.Errorf("%s missing in the demo", name)
 		}
 	}
+	// The live state polls beside call details (every 5 s in the demo).
+	waitFor(t, 20*time.Second, "the live gauges in the demo", func() bool {
+		mfs, _ := e.scrape(t)
+		return sum(mfs, "smartassist_live_up") == 1 && len(mfs["smartassist_queue_agents"].GetMetric()) == 16 &&
+			mfs["smartassist_queue_waiting"] != nil
+	})
 	// The landing page links what an operator looks for.
 	if resp, err := http.Get("http://" + e.addr + "/"); err != nil || resp.StatusCode != 200 {
 		t.Errorf("landing page: %v", err)
@@ -283,6 +291,29 @@ func TestDemo(t *testing.T) {
 		t.Errorf("/dashboards/overview.json: %d %q %v", resp.StatusCode, d.UID, err)
 	}
 	resp.Body.Close()
+	e.stop(t)
+}
+
+// TestLiveOff: SMARTASSIST_LIVE_INTERVAL=off starts no live collector: no
+// live gauges, no live requests, and the log says so.
+func TestLiveOff(t *testing.T) {
+	e := startExporter(t, map[string]string{"SMARTASSIST_STATE_PATH": filepath.Join(t.TempDir(), "demo.db"),
+		"SMARTASSIST_LIVE_INTERVAL": "off"}, "-demo")
+	mfs, text := e.scrape(t)
+	if sum(mfs, "smartassist_conversations_total") == 0 {
+		t.Error("call details stopped too")
+	}
+	for _, name := range []string{"smartassist_live_up", "smartassist_queue_agents", "smartassist_exporter_live_source"} {
+		if mfs[name] != nil {
+			t.Errorf("%s present with live state off", name)
+		}
+	}
+	if strings.Contains(text, `endpoint="queue_performance"`) {
+		t.Error("live endpoints in the request metrics with live state off")
+	}
+	if !strings.Contains(e.logs.String(), "live queue and agent state is off") {
+		t.Errorf("the log does not say live state is off:\n%s", e.logs)
+	}
 	e.stop(t)
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -228,6 +229,31 @@ func TestOTLPThroughCollector(t *testing.T) {
 	for _, d := range diffs {
 		t.Error(d)
 	}
+	// The live gauges ride along like the rest: the same series (queue x
+	// channel x direction, queue x status) as /metrics, as OTLP gauges.
+	waitFor(t, 20*time.Second, "the live gauges over OTLP", func() bool {
+		live, _ := e.scrape(t)
+		for _, name := range []string{"smartassist_queue_waiting", "smartassist_queue_agents", "smartassist_live_up"} {
+			m, _ := rec.latestMetric(name)
+			g := m.GetGauge()
+			if g == nil || live[name] == nil {
+				return false
+			}
+			var got, want []string
+			for _, dp := range g.GetDataPoints() {
+				got = append(got, labelKey(attrs(dp.GetAttributes())))
+			}
+			for _, m := range live[name].GetMetric() {
+				want = append(want, labelKey(promLabels(m)))
+			}
+			sort.Strings(got)
+			sort.Strings(want)
+			if len(want) == 0 || fmt.Sprint(got) != fmt.Sprint(want) {
+				return false
+			}
+		}
+		return true
+	})
 	for k, want := range map[string]string{"service.name": "smartassist_exporter", "smartassist.account_id": "demo-account",
 		"smartassist.stream_id": "st-demo-stream", "deployment.environment": "test"} {
 		if resource[k] != want {
@@ -393,6 +419,8 @@ func TestOTLPIntoPrometheus3(t *testing.T) {
 		`smartassist_handle_seconds_bucket{le=~"20(.0)?"}`,
 		`target_info{smartassist_account_id="demo-account", smartassist_stream_id="st-demo-stream"}`,
 		`smartassist_exporter_records_total{result="counted"}`,
+		`smartassist_queue_agents{status="available"}`,
+		`smartassist_live_up`,
 	} {
 		if r, err := prom.query(q); err != nil || len(r.Data.Result) == 0 {
 			t.Errorf("%s: no series in Prometheus 3 (%v)", q, err)

@@ -173,14 +173,22 @@ func proveQueries(t *testing.T, prometheus, promtoolPath string) {
 		"SMARTASSIST_STATE_PATH": filepath.Join(t.TempDir(), "demo.db"), "SMARTASSIST_POLL_INTERVAL": "1s",
 		"SMARTASSIST_RECHECK_2H_PERIOD": "10s",
 	}, "-demo")
+	// A second account whose live state comes from Queue Size (as on a
+	// tenant without Queue Performance): the live gauges only that source
+	// gives (the longest wait) must feed the Live dashboard and rules too,
+	// as the ones only Queue Performance gives (overdue, load) do above.
+	e2 := startExporter(t, map[string]string{
+		"SMARTASSIST_STATE_PATH": filepath.Join(t.TempDir(), "demo2.db"), "SMARTASSIST_POLL_INTERVAL": "5s",
+		"SMARTASSIST_FULL_SCAN_INTERVAL": "1m", "SMARTASSIST_LIVE_SOURCE": "queue_size", "SMARTASSIST_LIVE_INTERVAL": "5s",
+	}, "-demo")
 
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`global: {scrape_interval: 1s, evaluation_interval: 1s}
 rule_files: [%q, %q]
 scrape_configs:
   - job_name: smartassist
-    static_configs: [{targets: [%q]}]
-`, ruleFiles[0], ruleFiles[1], e.addr)
+    static_configs: [{targets: [%q, %q]}]
+`, ruleFiles[0], ruleFiles[1], e.addr, e2.addr)
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +199,7 @@ scrape_configs:
 	// 20 one-second scrapes: enough for every rate over 1m and 5m.
 	waitFor(t, 90*time.Second, "20 scrapes of the exporter", func() bool {
 		r, err := prom.query(`count_over_time(smartassist_up{job="smartassist"}[1m]) >= 20`)
-		return err == nil && len(r.Data.Result) == 1
+		return err == nil && len(r.Data.Result) == 2
 	})
 
 	exprs, variables := dashboardExprs(t)
@@ -265,6 +273,7 @@ scrape_configs:
 		checked++
 	}
 	t.Logf("%d dashboard queries, variables and rules returned data from a real Prometheus", checked)
+	e2.stop(t)
 
 	if promtool := promtoolPath; promtool != "" {
 		args := append([]string{"check", "rules"}, ruleFiles...)

@@ -78,6 +78,9 @@ type Config struct {
 	Recheck1dPeriod time.Duration `envconfig:"RECHECK_1D_PERIOD" default:"1h"`
 	Recheck7dPeriod time.Duration `envconfig:"RECHECK_7D_PERIOD" default:"12h"`
 	OpenList        bool          `envconfig:"OPEN_LIST" default:"true"`
+	// Live queue and agent state (issue 10).
+	LiveInterval OptionalInterval `envconfig:"LIVE_INTERVAL" default:"15s"`
+	LiveSource   string           `envconfig:"LIVE_SOURCE" default:"auto"`
 
 	// set holds the variables present in the environment Parse read, so
 	// that -demo fills in only what the user left unset.
@@ -107,6 +110,39 @@ func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
 // Reveal returns the secret for the one place that needs it.
 func (s Secret) Reveal() string { return string(s) }
+
+// OptionalInterval is a duration that may be switched off: "0" or "off".
+type OptionalInterval time.Duration
+
+// Decode implements envconfig.Decoder.
+func (o *OptionalInterval) Decode(v string) error {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "off", "0", "false", "disabled":
+		*o = 0
+		return nil
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil {
+		return err
+	}
+	*o = OptionalInterval(d)
+	return nil
+}
+
+// Duration is the interval; 0 when off.
+func (o OptionalInterval) Duration() time.Duration { return time.Duration(o) }
+
+// Live-state settings.
+const (
+	// LiveBudgetShare is the share of SMARTASSIST_API_RATE_LIMIT the live
+	// collector may spend; the call-details collector keeps the rest.
+	LiveBudgetShare = 0.4
+	MinLiveInterval = 5 * time.Second
+	MaxLiveInterval = time.Hour
+)
+
+// LiveSources are the accepted SMARTASSIST_LIVE_SOURCE values.
+var LiveSources = []string{"auto", "queue_performance", "queue_size"}
 
 // Endpoints the API offers.
 var Endpoints = []string{"calldetails", "interactionDetails"}
@@ -164,6 +200,8 @@ func want(typeName string) string {
 		return "want a whole number"
 	case "float64":
 		return "want a number"
+	case "config.OptionalInterval":
+		return "want a Go duration such as 15s or 1m, or off"
 	}
 	return "want a " + typeName
 }
@@ -230,6 +268,9 @@ func (c *Config) Validate() error {
 	if c.LogFormat != "logfmt" && c.LogFormat != "json" {
 		return fmt.Errorf("%s must be logfmt or json, got %q", Var("LOG_FORMAT"), c.LogFormat)
 	}
+	if err := c.validateLive(); err != nil {
+		return err
+	}
 	for _, cap := range []struct {
 		name string
 		v    int
@@ -240,6 +281,45 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// validateLive checks the live-state settings: an interval the live share
+// of the budget can pay for (Queue Performance costs one request a poll).
+func (c *Config) validateLive() error {
+	if !contains(LiveSources, c.LiveSource) {
+		return fmt.Errorf("%s must be auto, queue_performance or queue_size, got %q", Var("LIVE_SOURCE"), c.LiveSource)
+	}
+	d := c.LiveInterval.Duration()
+	if d == 0 {
+		return nil
+	}
+	if d < MinLiveInterval || d > MaxLiveInterval {
+		return fmt.Errorf("%s must be between 5s and 1h, or off, got %s", Var("LIVE_INTERVAL"), d)
+	}
+	if perMinute := time.Minute.Seconds() / d.Seconds(); c.IsSet("LIVE_INTERVAL") && perMinute > LiveBudgetShare*c.APIRateLimit+1e-9 {
+		least := c.leastLiveInterval()
+		return fmt.Errorf("%s %s costs %.3g requests a minute, over the live share (%.0f%%) of %s (%v a minute): set it to at least %s, or off",
+			Var("LIVE_INTERVAL"), d, perMinute, LiveBudgetShare*100, Var("API_RATE_LIMIT"), c.APIRateLimit, least)
+	}
+	return nil
+}
+
+// leastLiveInterval is the shortest interval the live share of the budget
+// pays for.
+func (c *Config) leastLiveInterval() time.Duration {
+	return time.Duration(math.Ceil(time.Minute.Seconds()/(LiveBudgetShare*c.APIRateLimit))) * time.Second
+}
+
+// LivePollInterval is the live-state interval to use; 0 when off. Left
+// unset, the 15s default is lengthened to what a small
+// SMARTASSIST_API_RATE_LIMIT's live share pays for; set, Validate refused
+// an interval the share cannot pay for.
+func (c *Config) LivePollInterval() time.Duration {
+	d := c.LiveInterval.Duration()
+	if d == 0 || c.IsSet("LIVE_INTERVAL") {
+		return d
+	}
+	return max(d, c.leastLiveInterval())
 }
 
 // validateBaseURL accepts a scheme and a host (and port), nothing else: a
@@ -442,6 +522,8 @@ func (c *Config) LogValue() slog.Value {
 		slog.Int("timezone_offset", c.TimezoneOffset),
 		slog.String("state_path", c.StatePath),
 		slog.Bool("agent_metrics", c.AgentMetrics),
+		slog.Duration("live_interval", c.LivePollInterval()),
+		slog.String("live_source", c.LiveSource),
 	)
 }
 

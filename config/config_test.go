@@ -54,7 +54,9 @@ func TestDefaults(t *testing.T) {
 		c.StatePath != "data/smartassist_exporter.db" || c.LogLevel != "info" || c.LogFormat != "logfmt" ||
 		c.AgentMetrics || c.MaxQueues != 50 || c.MaxDispositions != 50 || c.MaxCampaigns != 50 ||
 		c.RecentWindow != 3*time.Minute || c.Recheck2hPeriod != 5*time.Minute || c.Recheck1dPeriod != time.Hour ||
-		c.Recheck7dPeriod != 12*time.Hour || !c.OpenList || c.FullScanInterval != "" {
+		c.Recheck7dPeriod != 12*time.Hour || !c.OpenList || c.FullScanInterval != "" ||
+
+		c.LiveInterval.Duration() != 15*time.Second || c.LiveSource != "auto" {
 		t.Errorf("defaults: %+v", c)
 	}
 }
@@ -66,18 +68,22 @@ func TestAccepted(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, changes := range map[string]map[string]string{
-		"poll 1s":            {"SMARTASSIST_POLL_INTERVAL": "1s", "SMARTASSIST_FULL_SCAN_INTERVAL": "1s"},
-		"lookback 7 days":    {"SMARTASSIST_LOOKBACK": "168h"},
-		"recheck periods":    {"SMARTASSIST_RECHECK_2H_PERIOD": "1s", "SMARTASSIST_RECHECK_1D_PERIOD": "30m", "SMARTASSIST_RECHECK_7D_PERIOD": "168h", "SMARTASSIST_OPEN_LIST": "false"},
-		"old full scan left": {"SMARTASSIST_FULL_SCAN_INTERVAL": "not even a duration"},
-		"token only":         {"SMARTASSIST_CLIENT_ID": "", "SMARTASSIST_CLIENT_SECRET": "", "SMARTASSIST_TOKEN": "eyJ"},
-		"secret file":        {"SMARTASSIST_CLIENT_SECRET": "", "SMARTASSIST_CLIENT_SECRET_FILE": secretFile},
-		"raised rate limit":  {"SMARTASSIST_API_RATE_LIMIT": "600"},
-		"fractional rate":    {"SMARTASSIST_API_RATE_LIMIT": "0.5"},
-		"india":              {"SMARTASSIST_TIMEZONE_OFFSET": "-330"},
-		"interactionDetails": {"SMARTASSIST_ENDPOINT": "interactionDetails"},
-		"trailing slash":     {"SMARTASSIST_BASE_URL": "https://platform.kore.ai/"},
-		"json logs":          {"SMARTASSIST_LOG_FORMAT": "json", "SMARTASSIST_LOG_LEVEL": "debug"},
+		"poll 1s":               {"SMARTASSIST_POLL_INTERVAL": "1s", "SMARTASSIST_FULL_SCAN_INTERVAL": "1s"},
+		"lookback 7 days":       {"SMARTASSIST_LOOKBACK": "168h"},
+		"token only":            {"SMARTASSIST_CLIENT_ID": "", "SMARTASSIST_CLIENT_SECRET": "", "SMARTASSIST_TOKEN": "eyJ"},
+		"secret file":           {"SMARTASSIST_CLIENT_SECRET": "", "SMARTASSIST_CLIENT_SECRET_FILE": secretFile},
+		"raised rate limit":     {"SMARTASSIST_API_RATE_LIMIT": "600"},
+		"fractional rate":       {"SMARTASSIST_API_RATE_LIMIT": "0.5"},
+		"india":                 {"SMARTASSIST_TIMEZONE_OFFSET": "-330"},
+		"interactionDetails":    {"SMARTASSIST_ENDPOINT": "interactionDetails"},
+		"trailing slash":        {"SMARTASSIST_BASE_URL": "https://platform.kore.ai/"},
+		"json logs":             {"SMARTASSIST_LOG_FORMAT": "json", "SMARTASSIST_LOG_LEVEL": "debug"},
+		"live off":              {"SMARTASSIST_LIVE_INTERVAL": "off"},
+		"live 0":                {"SMARTASSIST_LIVE_INTERVAL": "0"},
+		"live queue size":       {"SMARTASSIST_LIVE_SOURCE": "queue_size", "SMARTASSIST_LIVE_INTERVAL": "1m"},
+		"live off, tiny budget": {"SMARTASSIST_LIVE_INTERVAL": "off", "SMARTASSIST_API_RATE_LIMIT": "1"},
+		"recheck periods":       {"SMARTASSIST_RECHECK_2H_PERIOD": "1s", "SMARTASSIST_RECHECK_1D_PERIOD": "30m", "SMARTASSIST_RECHECK_7D_PERIOD": "168h", "SMARTASSIST_OPEN_LIST": "false"},
+		"old full scan left":    {"SMARTASSIST_FULL_SCAN_INTERVAL": "not even a duration"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			setEnv(t, changes)
@@ -190,6 +196,12 @@ func TestRejected(t *testing.T) {
 		{map[string]string{"SMARTASSIST_AGENT_METRICS": "maybe"}, `SMARTASSIST_AGENT_METRICS: cannot use "maybe": want true or false`},
 		{map[string]string{"SMARTASSIST_MAX_QUEUES": "0"}, "SMARTASSIST_MAX_QUEUES must be between 1 and 100000, got 0"},
 		{map[string]string{"SMARTASSIST_MAX_DISPOSITIONS": "-1"}, "SMARTASSIST_MAX_DISPOSITIONS must be between 1 and 100000, got -1"},
+		{map[string]string{"SMARTASSIST_LIVE_INTERVAL": "often"}, `SMARTASSIST_LIVE_INTERVAL: cannot use "often": want a Go duration such as 15s or 1m, or off`},
+		{map[string]string{"SMARTASSIST_LIVE_INTERVAL": "1s"}, "SMARTASSIST_LIVE_INTERVAL must be between 5s and 1h, or off, got 1s"},
+		{map[string]string{"SMARTASSIST_LIVE_INTERVAL": "-15s"}, "SMARTASSIST_LIVE_INTERVAL must be between 5s and 1h, or off, got -15s"},
+		{map[string]string{"SMARTASSIST_LIVE_INTERVAL": "2h"}, "SMARTASSIST_LIVE_INTERVAL must be between 5s and 1h, or off, got 2h0m0s"},
+		{map[string]string{"SMARTASSIST_API_RATE_LIMIT": "5", "SMARTASSIST_LIVE_INTERVAL": "15s"}, "SMARTASSIST_LIVE_INTERVAL 15s costs 4 requests a minute, over the live share (40%) of SMARTASSIST_API_RATE_LIMIT (5 a minute): set it to at least 30s, or off"},
+		{map[string]string{"SMARTASSIST_LIVE_SOURCE": "websocket"}, `SMARTASSIST_LIVE_SOURCE must be auto, queue_performance or queue_size, got "websocket"`},
 	} {
 		t.Run(tc.want, func(t *testing.T) {
 			setEnv(t, tc.changes)
@@ -258,5 +270,30 @@ func TestIsSet(t *testing.T) {
 	}
 	if !c.IsSet("POLL_INTERVAL") || !c.IsSet("BASE_URL") || c.IsSet("LOOKBACK") {
 		t.Errorf("set: %v", c.set)
+	}
+}
+
+// TestLiveIntervalFollowsASmallBudget: left unset, the live interval is
+// lengthened to what the live share of a small budget pays for; set, it is
+// used as given.
+func TestLiveIntervalFollowsASmallBudget(t *testing.T) {
+	for _, tc := range []struct {
+		changes map[string]string
+		want    time.Duration
+	}{
+		{nil, 15 * time.Second},
+		{map[string]string{"SMARTASSIST_API_RATE_LIMIT": "5"}, 30 * time.Second},
+		{map[string]string{"SMARTASSIST_API_RATE_LIMIT": "0.5"}, 5 * time.Minute},
+		{map[string]string{"SMARTASSIST_LIVE_INTERVAL": "20s"}, 20 * time.Second},
+		{map[string]string{"SMARTASSIST_LIVE_INTERVAL": "off", "SMARTASSIST_API_RATE_LIMIT": "5"}, 0},
+	} {
+		setEnv(t, tc.changes)
+		c, err := Load()
+		if err != nil {
+			t.Fatalf("%v: %v", tc.changes, err)
+		}
+		if got := c.LivePollInterval(); got != tc.want {
+			t.Errorf("%v: live interval %s, want %s", tc.changes, got, tc.want)
+		}
 	}
 }

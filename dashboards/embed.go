@@ -7,5 +7,5 @@ import "embed"
 
 // Files are the dashboards, one JSON file each, ready to import.
 //
-//go:embed overview.json queues.json capacity.json customer-experience.json agents.json exporter.json
+//go:embed overview.json queues.json capacity.json customer-experience.json agents.json exporter.json live.json
 var Files embed.FS

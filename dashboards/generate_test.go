@@ -34,7 +34,7 @@ func TestGeneratedAndSchemaChecked(t *testing.T) {
 		}
 	}
 	gen, _ := filepath.Glob(filepath.Join(out, "dashboards", "*.json"))
-	if len(gen) != 6 {
+	if len(gen) != 7 {
 		t.Fatalf("generator wrote %d dashboards", len(gen))
 	}
 	for _, g := range gen {

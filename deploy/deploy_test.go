@@ -52,7 +52,7 @@ func TestChartCopiesAreCurrent(t *testing.T) {
 	for _, d := range dashboards {
 		pairs[filepath.Join("..", "dashboards", filepath.Base(d))] = d
 	}
-	if len(rules) != 2 || len(dashboards) != 6 {
+	if len(rules) != 2 || len(dashboards) != 7 {
 		t.Fatalf("%d rule files, %d dashboards in the chart", len(rules), len(dashboards))
 	}
 	for src, cp := range pairs {
@@ -121,7 +121,7 @@ func TestHelmChart(t *testing.T) {
 		t.Errorf("PrometheusRule holds %d rules, the files %d", got, want)
 	}
 	cm := docs["ConfigMap"]
-	if len(cm.Data) != 6 || cm.Metadata.Labels["grafana_dashboard"] != "1" {
+	if len(cm.Data) != 7 || cm.Metadata.Labels["grafana_dashboard"] != "1" {
 		t.Errorf("dashboards ConfigMap: %d files, labels %v", len(cm.Data), cm.Metadata.Labels)
 	}
 	if strings.Contains(run(t, helm, "template", "acct", chart, "--set", real), "s3cret\n") {

@@ -63,3 +63,9 @@ func cleanLabel(v string) string {
 	}
 	return v
 }
+
+// CleanLabel is the label value the metric families make of upstream text
+// (trimmed, white space folded, valid UTF-8, at most 100 bytes, "unknown"
+// when empty). Other sources (the live collector) use it so that their
+// queue label joins the call-details families' in PromQL.
+func CleanLabel(v string) string { return cleanLabel(v) }

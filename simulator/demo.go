@@ -27,6 +27,7 @@ func StartDemo(ctx context.Context, history time.Duration) (*Demo, error) {
 	d := &Demo{AccountID: "demo-account", StreamID: "st-demo-stream", ClientID: "cs-demo-" + randomHex(4), ClientSecret: randomHex(16)}
 	sim := New(Options{AccountID: d.AccountID, StreamID: d.StreamID, ClientID: d.ClientID, ClientSecret: d.ClientSecret,
 		RateLimit: 600, FailureRate: 0.02, Seed: uint64(time.Now().UnixNano())})
+	sim.SetLive(LiveOptions{Staff: DemoStaff, RosterSize: DemoRoster})
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err

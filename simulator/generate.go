@@ -23,11 +23,96 @@ type Profile struct {
 	// for 1 to 48 hours (chats, messaging, e-mail), listed open all along
 	// (see longopen.go).
 	LongOpenShare float64
+	// Shape, when set, scales the arrival rate at t (a daily curve,
+	// bursts), up to ShapeMax.
+	Shape func(t time.Time) float64
+	// Staff, when set, is how many agents serve a queue at t: calls and
+	// chats then wait for the first free agent of their queue (one
+	// conversation at a time each) and abandon when that takes longer than
+	// their patience, so waits and abandons grow in a burst and shrink as
+	// agents free up. Unset, waits are drawn at random. Email keeps random
+	// waits either way. Generate must then move forward in time.
+	Staff func(t time.Time, queue string) int
+}
+
+// patienceMean is a caller's mean patience by channel, for Profile.Staff.
+func patienceMean(channel string) float64 {
+	if channel == "Voice" {
+		return 120
+	}
+	return 300
+}
+
+// pooled is the wait of a contact entering queue q at enter: until the
+// first of the queue's staff is free, plus a few seconds of ringing. It
+// returns the agent's slot to book, or abandon when the wait is longer
+// than the contact's patience (the wait is then the time it gave up after).
+func (g *generator) pooled(q queue, channel string, enter time.Time, p Profile) (wait int, abandon bool, slot *time.Time) {
+	n := max(1, p.Staff(enter, q.name))
+	if g.pools == nil {
+		g.pools = map[string][]time.Time{}
+	}
+	pool := g.pools[q.id]
+	for len(pool) < n {
+		pool = append(pool, enter) // an agent logs in
+	}
+	pool = pool[:n] // agents beyond the staff log out (after their conversation)
+	g.pools[q.id] = pool
+	i := 0
+	for j := range pool {
+		if pool[j].Before(pool[i]) {
+			i = j
+		}
+	}
+	w := max(0, pool[i].Sub(enter).Seconds()) + float64(2+g.rng.IntN(9))
+	patience := g.rng.ExpFloat64() * patienceMean(channel)
+	if w > patience {
+		return max(1, int(patience)), true, nil
+	}
+	return int(w), false, &pool[i]
+}
+
+// ShapeMax bounds Profile.Shape.
+const ShapeMax = 3.0
+
+// shapeAt is the profile's rate factor at t, within [0, ShapeMax].
+func (p Profile) shapeAt(t time.Time) float64 {
+	if p.Shape == nil {
+		return 1
+	}
+	return min(max(p.Shape(t), 0), ShapeMax)
 }
 
 // DemoProfile is a small, busy contact center: enough traffic to move every
 // panel within a minute.
-var DemoProfile = Profile{PerHour: 900, OpenShare: 0.6, LateShare: 0.02, BrokenShare: 0.003}
+var DemoProfile = Profile{PerHour: 900, OpenShare: 0.6, LateShare: 0.02, BrokenShare: 0.003, Shape: DemoShape, Staff: DemoStaff}
+
+// DemoShape is a daily curve (busiest mid-afternoon UTC, quiet at night)
+// with a two-minute burst of two and a half times the traffic every ten
+// minutes: the live dashboard shows waiting rising and falling within a
+// few minutes of -demo.
+func DemoShape(t time.Time) float64 {
+	f := demoDaily(t)
+	if t.Minute()%10 < 2 {
+		f *= 2.5
+	}
+	return f
+}
+
+// demoDaily is the daily curve, between 0.5 and 1.2.
+func demoDaily(t time.Time) float64 {
+	h := float64(t.Hour()) + float64(t.Minute())/60
+	return 0.85 + 0.35*math.Sin(2*math.Pi*(h-9)/24)
+}
+
+// DemoStaff is the demo's logged-in agents per queue (of a roster of
+// DemoRoster): enough for the demo's usual calls and chats (about 16
+// Erlangs a queue at the daily peak), following the daily curve but not
+// the bursts (nobody staffs for those), so contacts queue up in a burst.
+func DemoStaff(t time.Time, _ string) int { return int(math.Round(20 * demoDaily(t))) }
+
+// DemoRoster is the agents assigned to each demo queue.
+const DemoRoster = 30
 
 type queue struct{ id, name string }
 
@@ -47,6 +132,9 @@ type generator struct {
 	rng    *rand.Rand
 	agents []string
 	seq    int
+	// pools holds, per queue id, when each logged-in agent is next free
+	// (Profile.Staff only).
+	pools map[string][]time.Time
 }
 
 func newGenerator(seed uint64) *generator {
@@ -65,7 +153,15 @@ func (s *Server) Generate(from, to time.Time, p Profile) []*Conversation {
 	var out []*Conversation
 	if p.PerHour > 0 {
 		mean := float64(time.Hour) / p.PerHour
+		if p.Shape != nil {
+			// Thinning: candidates at the highest rate, each kept with
+			// probability shape/ShapeMax.
+			mean /= ShapeMax
+		}
 		for t := from.Add(time.Duration(g.rng.ExpFloat64() * mean)); t.Before(to); t = t.Add(time.Duration(g.rng.ExpFloat64() * mean)) {
+			if p.Shape != nil && g.rng.Float64()*ShapeMax >= p.shapeAt(t) {
+				continue
+			}
 			out = append(out, g.conversation(t.Truncate(time.Second), p))
 		}
 	}
@@ -175,6 +271,22 @@ func (g *generator) conversation(start time.Time, p Profile) *Conversation {
 	wait := g.secs(waitMedian)
 	end := enter
 	outcome := g.rng.Float64()
+	var slot *time.Time // the agent booked, with Profile.Staff
+	if p.Staff != nil && channel != "System Mail" {
+		var abandon bool
+		wait, abandon, slot = g.pooled(q, channel, enter, p)
+		switch {
+		case abandon:
+			outcome = 0.05
+		case outcome < 0.10:
+			outcome += 0.15 // patience decides abandons: answered instead
+		}
+	}
+	book := func(seg *Segment) {
+		if slot != nil {
+			*slot = seg.end()
+		}
+	}
 	switch {
 	case outcome < 0.10: // abandoned
 		end = enter.Add(time.Duration(wait) * time.Second)
@@ -184,6 +296,7 @@ func (g *generator) conversation(start time.Time, p Profile) *Conversation {
 	case outcome < 0.15: // reassigned by a supervisor to a direct agent
 		qe.NonResponding = []Segment{{AgentID: g.pick(g.agents), Assigned: enter.Add(3 * time.Second), NonResponseEvent: "Supervisor Reassigned"}}
 		seg := g.segment(enter.Add(time.Duration(wait)*time.Second), talkMedian, channel)
+		book(seg)
 		c.Destinations = []Destination{qe, {Agent: seg}}
 		end = seg.end()
 	default: // answered from the queue, perhaps after an agent ignored it
@@ -195,6 +308,7 @@ func (g *generator) conversation(start time.Time, p Profile) *Conversation {
 			qe.NonResponding = []Segment{{AgentID: g.pick(g.agents), Assigned: enter.Add(2 * time.Second), NonResponseEvent: ev}}
 		}
 		seg := g.segment(enter.Add(time.Duration(wait)*time.Second), talkMedian, channel)
+		book(seg)
 		qe.Callback = channel == "Voice" && g.chance(0.03)
 		qe.Responding = seg
 		c.Destinations = []Destination{qe}

@@ -51,6 +51,7 @@ type Server struct {
 	jtis     map[string]string
 	requests map[int]int
 	gen      *generator
+	live     liveState // the live endpoints (live.go)
 
 	listDisabled bool // the List of Conversations API answers 404
 	listRequests int
@@ -198,7 +199,10 @@ type queryBody struct {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if strings.HasPrefix(r.URL.Path, "/agentassist/api/v1/public/") {
+	if s.serveLive(w, r) {
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/agentassist/api/v1/public/") && strings.HasSuffix(r.URL.Path, "/conversations") {
 		s.serveList(w, r)
 		return
 	}

@@ -108,6 +108,10 @@ type Request struct {
 	// content-type and user-agent are the client's.
 	Header   http.Header
 	Priority Priority
+	// MaxAttempts bounds the attempts of this request; 0 means the
+	// client's MaxAttempts. A live-state poll sends 1: a stale live answer
+	// is worthless, so it skips to its next interval instead of retrying.
+	MaxAttempts int
 	// Attributes describe the request on its span (window, page, ...).
 	Attributes []attribute.KeyValue
 }
@@ -181,14 +185,18 @@ func (c *Client) Do(ctx context.Context, req Request, decode DecodeFunc) error {
 	if len(req.Query) > 0 {
 		target += "?" + req.Query.Encode()
 	}
+	attempts := MaxAttempts
+	if req.MaxAttempts > 0 {
+		attempts = min(req.MaxAttempts, MaxAttempts)
+	}
 	var lastErr error
-	for attempt := 1; attempt <= MaxAttempts; attempt++ {
+	for attempt := 1; attempt <= attempts; attempt++ {
 		retryAfter, err := c.attempt(ctx, req, target, attempt, decode)
 		if err == nil {
 			return nil
 		}
 		lastErr = err
-		if retryAfter < 0 || ctx.Err() != nil || attempt == MaxAttempts {
+		if retryAfter < 0 || ctx.Err() != nil || attempt == attempts {
 			break
 		}
 		wait := backoff(attempt)
@@ -205,7 +213,7 @@ func (c *Client) Do(ctx context.Context, req Request, decode DecodeFunc) error {
 			lvl = slog.LevelInfo
 		}
 		c.log.Log(ctx, lvl, "waiting before retrying an upstream request", "endpoint", req.Endpoint, "wait", wait,
-			"why", reason, "attempt", attempt, "of", MaxAttempts, "err", err)
+			"why", reason, "attempt", attempt, "of", attempts, "err", err)
 		if err := c.sleep(ctx, wait); err != nil {
 			return fmt.Errorf("%w (while waiting to retry after: %v)", err, lastErr)
 		}

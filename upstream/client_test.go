@@ -519,3 +519,20 @@ func TestTraceContextOnRequests(t *testing.T) {
 		t.Errorf("traceparent %q does not carry the request span %s", got, want)
 	}
 }
+
+// TestMaxAttemptsPerRequest: a request that asks for one attempt (a live
+// poll) gives up on its first 429 without sleeping; one that asks for none
+// keeps the client's policy.
+func TestMaxAttemptsPerRequest(t *testing.T) {
+	up := &scripted{statuses: []int{http.StatusTooManyRequests, http.StatusTooManyRequests}}
+	c := newTestClient(t, serve(t, up), StaticToken("tok"), 6000, 0)
+	once := testRequest
+	once.MaxAttempts = 1
+	err := c.Do(context.Background(), once, ignoreBody)
+	if !HasStatus(err, http.StatusTooManyRequests) || len(up.headers) != 1 || len(*c.sleeps) != 0 {
+		t.Fatalf("one attempt: err %v, %d requests, sleeps %v", err, len(up.headers), *c.sleeps)
+	}
+	if err := c.Do(context.Background(), testRequest, ignoreBody); err != nil || len(up.headers) != 3 {
+		t.Fatalf("default policy: err %v after %d requests in all, want success on the 3rd", err, len(up.headers))
+	}
+}

@@ -203,6 +203,11 @@ function capacity(): DashboardBuilder {
       description: 'Offered load = arrivals per second x AHT, per queue (recording rule smartassist:offered_load_erlangs:rate5m): the average number of agents busy with this work.',
       targets: [{ expr: `sum by (queue) (smartassist:offered_load_erlangs:rate5m{${fq}})`, legend: '{{queue}}' }],
     }))
+    .withPanel(timeseries({
+      title: 'Agents available + busy by queue (live)', unit: 'none',
+      description: 'Staffed agents per queue now, from the live state (smartassist_queue_agents, status available or busy), to hold against the offered load: fewer staffed agents than Erlangs means the queue grows. An agent in two queues counts in both.',
+      targets: [{ expr: `sum by (queue) (smartassist_queue_agents{${sel(['queue'], 'status=~"available|busy"')}})`, legend: '{{queue}}' }],
+    }))
     .withPanel(stat({
       title: 'Offered load now (Erlangs)', unit: 'none', width: 6,
       description: 'Total offered load over the selected queues: sum of arrivals per second x AHT per queue.',
@@ -409,6 +414,90 @@ function exporterHealth(): DashboardBuilder {
     }));
 }
 
+// live is the wallboard of the live queue and agent state (issue 10): what
+// waits now, for how long, and who is there to answer.
+function live(): DashboardBuilder {
+  const q = sel(['queue']);
+  return base('smartassist-live', 'SmartAssist / Live',
+    'Wallboard of the present: contacts waiting per queue, the longest wait, overdue contacts and agents by status, read every SMARTASSIST_LIVE_INTERVAL from the Queue Performance (or Queue Size) API.',
+    ['queue'])
+    .refresh('15s')
+    .time({ from: 'now-1h', to: 'now' })
+    .withRow(row('Now'))
+    .withPanel(stat({
+      title: 'Waiting now', unit: 'short', width: 6,
+      description: 'Contacts waiting in each queue now, over its channels and directions (smartassist_queue_waiting).',
+      targets: [{ expr: `sum by (queue) (smartassist_queue_waiting{${q}})`, legend: '{{queue}}' }],
+      thresholds: [[0, 'green'], [1, 'orange'], [10, 'red']],
+    }))
+    .withPanel(stat({
+      title: 'Agents available', unit: 'short', width: 6,
+      description: 'Agents of each queue in status available now (smartassist_queue_agents). Red: nobody to take the next contact.',
+      targets: [{ expr: `sum by (queue) (smartassist_queue_agents{${q}, status="available"})`, legend: '{{queue}}' }],
+      thresholds: [[0, 'red'], [1, 'green']],
+    }))
+    .withPanel(stat({
+      title: 'Overdue now', unit: 'short', width: 6,
+      description: 'Contacts waiting past their queue\'s threshold now (smartassist_queue_overdue; Queue Performance source).',
+      targets: [{ expr: `sum by (queue) (smartassist_queue_overdue{${q}})`, legend: '{{queue}}' }],
+      thresholds: [[0, 'green'], [1, 'red']],
+    }))
+    .withPanel(stat({
+      title: 'Longest wait now', unit: 's', width: 6,
+      description: 'How long the longest-waiting contact of each queue has waited (smartassist_queue_longest_wait_seconds; Queue Size source only, empty with Queue Performance).',
+      targets: [{ expr: `max by (queue) (smartassist_queue_longest_wait_seconds{${q}})`, legend: '{{queue}}' }],
+      thresholds: [[0, 'green'], [60, 'orange'], [300, 'red']],
+    }))
+    .withRow(row('Over time'))
+    .withPanel(timeseries({
+      title: 'Waiting by queue', unit: 'short', min: 0,
+      description: 'Contacts waiting in each queue, as read at every live poll.',
+      targets: [{ expr: `sum by (queue) (smartassist_queue_waiting{${q}})`, legend: '{{queue}}' }],
+    }))
+    .withPanel(timeseries({
+      title: 'Longest wait by queue', unit: 's', min: 0,
+      description: 'The longest current wait per queue (Queue Size maxWait, converted from milliseconds).',
+      targets: [{ expr: `max by (queue) (smartassist_queue_longest_wait_seconds{${q}})`, legend: '{{queue}}' }],
+    }))
+    .withPanel(timeseries({
+      title: 'Agents by status', unit: 'short', stacked: true, min: 0,
+      description: 'Agents by status (available, busy, away, offline), summed over the selected queues: an agent who serves two queues counts twice. Pick one queue for its own staffing.',
+      targets: [{ expr: `sum by (status) (smartassist_queue_agents{${q}})`, legend: '{{status}}' }],
+    }))
+    .withPanel(timeseries({
+      title: 'Overdue by queue and channel', unit: 'short', min: 0,
+      description: 'Contacts waiting past their queue\'s threshold, by queue and the live API\'s channel (Voice, rtm, emailInst-support, ...).',
+      targets: [{ expr: `sum by (queue, channel) (smartassist_queue_overdue{${q}})`, legend: '{{queue}} {{channel}}' }],
+    }))
+    .withPanel(timeseries({
+      title: 'In progress by queue', unit: 'short', min: 0,
+      description: 'Conversations of each queue with an agent now (smartassist_queue_ongoing).',
+      targets: [{ expr: `sum by (queue) (smartassist_queue_ongoing{${q}})`, legend: '{{queue}}' }],
+    }))
+    .withPanel(timeseries({
+      title: 'Queue load by queue', unit: 'short', min: 0,
+      description: 'The platform\'s live queue load (queueLoad of Queue Performance), per queue.',
+      targets: [{ expr: `sum by (queue) (smartassist_queue_load{${q}})`, legend: '{{queue}}' }],
+    }))
+    .withRow(row('Live source'))
+    .withPanel(stat({
+      title: 'Live polls up', unit: 'none', width: 6,
+      description: '1 when the last live poll succeeded (smartassist_live_up); 0: the gauges above go blank after a few intervals.',
+      targets: [{ expr: `min(smartassist_live_up{job=~"$job", instance=~"$instance"})` }],
+      thresholds: [[0, 'red'], [1, 'green']],
+    }))
+    .withPanel(stat({
+      title: 'Oldest live reading', unit: 's', width: 6,
+      description: 'Age of the oldest reading shown (smartassist_exporter_live_data_age_seconds): with Queue Size and many queues, queues are read in turn.',
+      targets: [{ expr: `max(smartassist_exporter_live_data_age_seconds{job=~"$job", instance=~"$instance"})` }],
+    }))
+    .withPanel(timeseries({
+      title: 'Live requests per minute by endpoint', unit: 'reqpm', width: 12,
+      description: 'Requests the live collector sends (Queue Performance, Queue Size, queues list), per minute: its share of the account\'s API budget.',
+      targets: [{ expr: `sum by (endpoint) (rate(smartassist_exporter_api_requests_total{job=~"$job", instance=~"$instance", endpoint=~"queue_performance|queue_size|queues"}[${R}])) * 60`, legend: '{{endpoint}}' }],
+    }));
+}
+
 // Every dashboard, by the file name it is written to.
 export const all: Record<string, () => DashboardBuilder> = {
   'overview.json': overview,
@@ -417,4 +506,5 @@ export const all: Record<string, () => DashboardBuilder> = {
   'customer-experience.json': customerExperience,
   'agents.json': agents,
   'exporter.json': exporterHealth,
+  'live.json': live,
 };
