@@ -83,6 +83,9 @@ const (
 	// fallbackShare is the part of that the fallback spends on re-checking
 	// known-open conversations.
 	fallbackShare = 0.25
+	// aheadMax caps how far ahead of its schedule a tier pass runs: a
+	// tenth of a 12 h period would read 72 minutes' worth at once.
+	aheadMax = 5 * time.Minute
 	// listRetry is how often an absent List of Conversations API is tried
 	// again.
 	listRetry = time.Hour
@@ -418,12 +421,12 @@ func (p *Poller) tierStepOnce(ctx context.Context, tp *tierPass, now, lookbackSt
 	if !tp.cursor.Before(tp.from) && left > 0 {
 		// Spread evenly: by the end of this poll the pass should be where
 		// it would be a little later (a poll interval, at least a tenth of
-		// the period) at a pace that ends it that much before the period
+		// the period up to aheadMax) at a pace that ends it that much before the period
 		// is over. Steps waiting for a page's worth of records (with short
 		// polls) and the step of the poll that ends a pass then still
 		// leave every start re-read within the period (tested:
 		// TestFreshnessOneSecondPolls; measured: BenchmarkAPIEconomySteady).
-		ahead := max(p.cfg.Interval, tp.tier.Period/10)
+		ahead := max(p.cfg.Interval, min(tp.tier.Period/10, aheadMax))
 		frac := min(1, float64(now.Sub(tp.began)+ahead)/float64(tp.tier.Period))
 		target := tp.to.Add(-time.Duration(frac * float64(tp.to.Sub(tp.from)))).Truncate(time.Second)
 		if target.Before(tp.from) || frac >= 1 {
