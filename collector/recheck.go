@@ -16,16 +16,18 @@ import (
 //   - Known-open conversations that the List of Conversations API no longer
 //     lists as open have closed: their narrow windows (their start second,
 //     coalesced when close together) are re-read a poll later, then
-//     backing off to a minute (or two polls) until call details
-//     reports them finished — the platform's reporting delay — for at most
-//     closeFollowUp; then the tiers take over.
+//     every two polls (with short polls: doubling up to a minute) until
+//     call details reports them finished — the platform's reporting
+//     delay — for at most closeFollowUp; then the tiers take over. They
+//     leave the open gauge at once. A listing of many pages is read every
+//     few polls (listPagesPerPoll).
 //   - Where that API is absent (404/403), known-open conversations are
 //     re-checked in narrow windows, oldest-unchecked first, within a share
 //     of each poll's budget.
 //   - Age tiers re-read the starts no one listed open: each tier's range of
 //     ages is re-read once per period, spread evenly over the polls of the
-//     period (a rolling pass), so a record first reported late is counted
-//     within its tier's period.
+//     period (rolling passes, newest starts first, back to back), so a
+//     record first reported late is counted within its tier's period.
 
 // DefaultRecentWindow is SMARTASSIST_RECENT_WINDOW's default: how far
 // before the last complete read the head read starts. Short, because the
