@@ -27,12 +27,14 @@ const listMaxLimit = 100
 // starts or for a bot-only session (no conversationId), ACTIVE while it
 // lasts, CLOSED from its end on. The live side knows a conversation closed
 // at once; call details reports it finished only after the platform's
-// reporting delay (FinishedFrom), so the two disagree for a while.
+// reporting delay (FinishedFrom), so the two disagree for a while. One with
+// no FinishedFrom has not finished at all (tests hold conversations open
+// that way), whatever its End says: ACTIVE.
 func (c *Conversation) ListStatusAt(now time.Time) string {
 	switch {
 	case c.ID == "" || now.Before(c.Start):
 		return ""
-	case !now.Before(c.End):
+	case !now.Before(c.End) && !c.FinishedFrom.IsZero():
 		return "CLOSED"
 	}
 	return "ACTIVE"
