@@ -55,7 +55,7 @@ func exporterBinary(t *testing.T) string {
 		}
 		binary = filepath.Join(binDir, "smartassist_exporter")
 		if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("building the exporter: %v\n%s", err, out)
+			buildErr = fmt.Errorf("building the exporter: %w\n%s", err, out)
 		}
 	})
 	if buildErr != nil {

@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -45,10 +46,12 @@ const exporterName = "smartassist_exporter"
 var _ collector.Sink = (*metrics.Metrics)(nil)
 
 // Exit statuses: 2 for a bad setting or argument (nothing was started), 1
-// for a failure while running.
+// for a failure while running, 3 for a corrupt state file (an operator
+// must move it aside: restarting does not help).
 const (
-	exitRuntime = 1
-	exitConfig  = 2
+	exitRuntime      = 1
+	exitConfig       = 2
+	exitCorruptState = 3
 )
 
 func main() {
@@ -131,6 +134,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return exitRuntime
 	}
 	if err := serve(ctx, cfg, listener, log); err != nil {
+		if errors.Is(err, collector.ErrCorruptState) {
+			log.Error("exiting: the state file is corrupt", "err", err)
+			return exitCorruptState
+		}
 		log.Error("exiting", "err", err)
 		return exitRuntime
 	}
@@ -153,7 +160,13 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 // conversation is counted where nobody can see it.
 func serve(ctx context.Context, cfg *config.Config, listener net.Listener, log *slog.Logger) error {
 	defer listener.Close()
-	state, err := collector.OpenState(cfg.StatePath)
+	// A state file found damaged while running stops the process with
+	// the corrupt-state exit status, like one found damaged at start.
+	corrupt := make(chan error, 1)
+	state, err := collector.OpenStateWith(cfg.StatePath, collector.StateOptions{
+		Log:       log.With("component", "state"),
+		OnCorrupt: func(err error) { corrupt <- err },
+	})
 	if err != nil {
 		return err
 	}
@@ -238,6 +251,7 @@ func serve(ctx context.Context, cfg *config.Config, listener net.Listener, log *
 	case err = <-serveErr:
 		// web.Serve returns only when the server failed: stop polling now.
 		err = fmt.Errorf("the HTTP server stopped, so the exporter stops too (nothing it counts could be scraped): %w", err)
+	case err = <-corrupt:
 	}
 	stopPolling()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 3*time.Second)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -139,7 +140,9 @@ func TestExactlyOnceAcrossRestart(t *testing.T) {
 	if err := e.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	<-e.done
+	if err := <-e.done; err == nil {
+		t.Error("the killed exporter exited with status 0")
+	}
 	more := sim.Generate(time.Now().Add(-4*time.Minute), time.Now().Add(-3*time.Minute), simulator.Profile{PerHour: 600})
 	if len(more) == 0 || len(fresh) == 0 {
 		t.Fatalf("scenario: %d and %d new conversations generated", len(fresh), len(more))
@@ -176,12 +179,8 @@ func TestBadConfigExits(t *testing.T) {
 		"SMARTASSIST_STREAM_ID": "s", "SMARTASSIST_TOKEN": "t"}
 	with := func(changes map[string]string) map[string]string {
 		env := map[string]string{}
-		for k, v := range valid {
-			env[k] = v
-		}
-		for k, v := range changes {
-			env[k] = v
-		}
+		maps.Copy(env, valid)
+		maps.Copy(env, changes)
 		return env
 	}
 	for _, tc := range []struct {
@@ -206,9 +205,7 @@ func TestBadConfigExits(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			state := filepath.Join(t.TempDir(), "state", "state.db")
 			env := map[string]string{"SMARTASSIST_STATE_PATH": state}
-			for k, v := range tc.env {
-				env[k] = v
-			}
+			maps.Copy(env, tc.env)
 			code, out := launch{env: env}.runToExit(t)
 			if code != exitConfig {
 				t.Errorf("exit status %d, want %d", code, exitConfig)
@@ -270,7 +267,7 @@ func TestDemo(t *testing.T) {
 			mfs["smartassist_queue_waiting"] != nil
 	})
 	// The landing page links what an operator looks for.
-	if resp, err := http.Get("http://" + e.addr + "/"); err != nil || resp.StatusCode != 200 {
+	if resp, err := http.Get("http://" + e.addr + "/"); err != nil || resp.StatusCode != http.StatusOK {
 		t.Errorf("landing page: %v", err)
 	} else {
 		page, _ := io.ReadAll(resp.Body)
@@ -287,7 +284,7 @@ func TestDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	var d struct{ UID string }
-	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil || resp.StatusCode != 200 || d.UID != "smartassist-overview" {
+	if err := json.NewDecoder(resp.Body).Decode(&d); err != nil || resp.StatusCode != http.StatusOK || d.UID != "smartassist-overview" {
 		t.Errorf("/dashboards/overview.json: %d %q %v", resp.StatusCode, d.UID, err)
 	}
 	resp.Body.Close()
@@ -408,5 +405,52 @@ func TestVersionFromBuildInfo(t *testing.T) {
 	rev := strings.TrimSpace(string(head))
 	if !strings.Contains(string(out), "revision: "+rev) || strings.Contains(string(out), "version  (") {
 		t.Errorf("-version does not show the module version and revision %s:\n%s", rev, out)
+	}
+}
+
+// TestCorruptStateExits: a truncated or garbage state file stops the
+// exporter with one log line naming the file and what to do, and the
+// corrupt-state exit status (3), without a Go trace and without touching
+// the file (issue 8.5).
+func TestCorruptStateExits(t *testing.T) {
+	fixture, err := os.ReadFile(filepath.Join("collector", "testdata", "state-v1", "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	garbage := bytes.Repeat([]byte("not a bbolt file; "), 4096)
+	files := map[string][]byte{
+		"truncated": fixture[:len(fixture)/2],
+		"garbage":   garbage,
+	}
+	_, apiURL := newSimulator(t)
+	for name, content := range files {
+		t.Run(name, func(t *testing.T) {
+			state := filepath.Join(t.TempDir(), "state.db")
+			if err := os.WriteFile(state, content, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			env := exporterEnv(apiURL, state)
+			env["SMARTASSIST_LOG_LEVEL"] = "info"
+			code, out := launch{env: env}.runToExit(t)
+			if code != exitCorruptState {
+				t.Errorf("exit %d, want %d; output:\n%s", code, exitCorruptState, out)
+			}
+			var errorLines []string
+			for _, line := range strings.Split(out, "\n") {
+				if strings.Contains(line, "level=ERROR") {
+					errorLines = append(errorLines, line)
+				}
+			}
+			if len(errorLines) != 1 || !strings.Contains(errorLines[0], "state file is corrupt") ||
+				!strings.Contains(errorLines[0], state) || !strings.Contains(errorLines[0], "move the file aside") {
+				t.Errorf("want one error line naming the file and what to do, got:\n%s", out)
+			}
+			if strings.Contains(out, "goroutine ") || strings.Contains(out, "panic") {
+				t.Errorf("a Go trace:\n%s", out)
+			}
+			if after, _ := os.ReadFile(state); !bytes.Equal(after, content) {
+				t.Error("the corrupt state file was changed")
+			}
+		})
 	}
 }

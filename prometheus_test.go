@@ -179,7 +179,7 @@ func proveQueries(t *testing.T, prometheus, promtoolPath string) {
 	// as the ones only Queue Performance gives (overdue, load) do above.
 	e2 := startExporter(t, map[string]string{
 		"SMARTASSIST_STATE_PATH": filepath.Join(t.TempDir(), "demo2.db"), "SMARTASSIST_POLL_INTERVAL": "5s",
-		"SMARTASSIST_FULL_SCAN_INTERVAL": "1m", "SMARTASSIST_LIVE_SOURCE": "queue_size", "SMARTASSIST_LIVE_INTERVAL": "5s",
+		"SMARTASSIST_RECHECK_2H_PERIOD": "1m", "SMARTASSIST_LIVE_SOURCE": "queue_size", "SMARTASSIST_LIVE_INTERVAL": "5s",
 	}, "-demo")
 
 	dir := t.TempDir()
@@ -299,7 +299,7 @@ func metricsDocExamples(t *testing.T) []string {
 	}
 	var out []string
 	doc := string(b)
-	for _, line := range strings.Split(doc, "\n") {
+	for line := range strings.SplitSeq(doc, "\n") {
 		cells := strings.Split(line, "|")
 		if len(cells) < 3 || !strings.HasPrefix(line, "| `smartassist_") {
 			continue
@@ -311,9 +311,9 @@ func metricsDocExamples(t *testing.T) []string {
 	}
 	_, block, _ := strings.Cut(doc, "```promql\n")
 	block, _, _ = strings.Cut(block, "```")
-	for _, stmt := range strings.Split(block, "\n\n") {
+	for stmt := range strings.SplitSeq(block, "\n\n") {
 		var lines []string
-		for _, l := range strings.Split(stmt, "\n") {
+		for l := range strings.SplitSeq(stmt, "\n") {
 			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
 				lines = append(lines, l)
 			}

@@ -104,16 +104,14 @@ func TestScrapesInFlightBounded(t *testing.T) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	var wg sync.WaitGroup
-	for i := 0; i < maxScrapesInFlight; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for range maxScrapesInFlight {
+		wg.Go(func() {
 			if resp, err := http.Get(srv.URL + "/metrics"); err == nil {
 				resp.Body.Close()
 			}
-		}()
+		})
 	}
-	for i := 0; i < maxScrapesInFlight; i++ {
+	for range maxScrapesInFlight {
 		<-block.entered
 	}
 	began := time.Now()
@@ -147,7 +145,7 @@ func TestServerFailureStopsPolling(t *testing.T) {
 	t.Setenv("SMARTASSIST_CLIENT_ID", testClientID)
 	t.Setenv("SMARTASSIST_CLIENT_SECRET", testSecret)
 	t.Setenv("SMARTASSIST_POLL_INTERVAL", "1s")
-	t.Setenv("SMARTASSIST_FULL_SCAN_INTERVAL", "1s")
+	t.Setenv("SMARTASSIST_RECHECK_2H_PERIOD", "1s")
 	t.Setenv("SMARTASSIST_STATE_PATH", filepath.Join(t.TempDir(), "state.db"))
 	cfg, err := config.Load()
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"math"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smartassist-exporter/smartassist_exporter/naming"
 )
 
 // Staffing reports how many agents serve a queue now (from live agent
@@ -41,7 +43,7 @@ func NewCollector(est *Estimator, staffing Staffing) *Collector {
 	q := []string{"queue"}
 	qm := []string{"queue", "model"}
 	d := func(name, help string, labels []string) *prometheus.Desc {
-		return prometheus.NewDesc(prometheus.BuildFQName("smartassist", "capacity", name), help, labels, nil)
+		return prometheus.NewDesc(prometheus.BuildFQName(naming.Namespace, "capacity", name), help, labels, nil)
 	}
 	// Settings and the estimator's own counter are about the exporter:
 	// their HELP names it, as on the other self-metrics.

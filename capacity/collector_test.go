@@ -3,6 +3,7 @@ package capacity
 import (
 	"bytes"
 	"flag"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -130,9 +131,7 @@ var withoutStaffing = map[string]float64{
 func merge(ms ...map[string]float64) map[string]float64 {
 	out := map[string]float64{}
 	for _, m := range ms {
-		for k, v := range m {
-			out[k] = v
-		}
+		maps.Copy(out, m)
 	}
 	return out
 }

@@ -322,7 +322,7 @@ func answeredWaitSum(a, y, logJ float64) float64 {
 	logW := 0.0      // log w_j
 	h := 1 / (a + 1) // Σ_{k=0..j} 1/(a+1+k)
 	sum := 0.0
-	for j := 0; j < limit; j++ {
+	for j := range limit {
 		if j > 0 {
 			logW += math.Log(y / (a + float64(j)))
 			h += 1 / (a + 1 + float64(j))
@@ -336,7 +336,7 @@ func answeredWaitSum(a, y, logJ float64) float64 {
 	return sum
 }
 
-// PatienceRatioLimit: ErlangA and RequiredAgents treat a patience more
+// PatienceRatioLimit bounds the patience: ErlangA and RequiredAgents treat a patience more
 // than PatienceRatioLimit times the handle time as infinite (Erlang C) and
 // one less than 1/PatienceRatioLimit times it as zero (Erlang B). The
 // models differ from these limits by O(handle/patience) (resp.

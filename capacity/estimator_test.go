@@ -235,9 +235,7 @@ func TestEstimatorConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	for range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for {
 				select {
 				case <-stop:
@@ -247,7 +245,7 @@ func TestEstimatorConcurrent(t *testing.T) {
 					est.Results()
 				}
 			}
-		}()
+		})
 	}
 	for i := range 5000 {
 		clk.advance(time.Second)

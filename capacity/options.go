@@ -31,7 +31,7 @@ type Options struct {
 	Settle time.Duration
 }
 
-// DefaultOptions: 80 % within 20 s, at most 85 % occupancy, 30 %
+// DefaultOptions are the targets by default: 80 % within 20 s, at most 85 % occupancy, 30 %
 // shrinkage, over the 30 minutes that ended 30 minutes ago.
 func DefaultOptions() Options {
 	return Options{

@@ -24,7 +24,7 @@ var Models = []Model{ModelErlangC, ModelErlangA}
 // of days), and the cap keeps the search and its memory bounded.
 const MaxAgents = 100000
 
-// ErrAboveMaxAgents: no staffing up to MaxAgents meets the target.
+// ErrAboveMaxAgents says that no staffing up to MaxAgents meets the target.
 var ErrAboveMaxAgents = errors.New("no staffing up to capacity.MaxAgents meets the target")
 
 // Target is what a staffing must achieve.

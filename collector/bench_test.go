@@ -55,17 +55,13 @@ func BenchmarkDecodeAndDedupe(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer state.Close()
-	split := func(p *conversation.Page) (fin, open []Entry) {
+	split := func(p *conversation.Page) []Entry {
+		entries := make([]Entry, 0, len(p.Records))
 		for i := range p.Records {
 			c := &p.Records[i]
-			e := Entry{Key: c.Key(), Start: c.Start, Channel: c.ChannelName()}
-			if c.Finished() {
-				fin = append(fin, e)
-			} else {
-				open = append(open, e)
-			}
+			entries = append(entries, Entry{Key: c.Key(), Start: c.Start, Channel: c.ChannelName(), Finished: c.Finished()})
 		}
-		return fin, open
+		return entries
 	}
 	p, _ := conversation.DecodePage(body, time.UTC)
 	if _, err := state.Apply(split(&p)); err != nil {
@@ -244,3 +240,8 @@ func economyOptions(b *testing.B, url string, reg *prometheus.Registry, now func
 		Poll: PollerConfig{Interval: time.Minute, Lookback: lookback, RecentWindow: DefaultRecentWindow, RequestsPerPoll: 40},
 	}
 }
+
+type countingSink struct{ n int }
+
+func (c *countingSink) Observe(*conversation.Conversation) { c.n++ }
+func (c *countingSink) SetOpen(map[string]int)             {}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smartassist-exporter/smartassist_exporter/simulator"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -80,5 +82,13 @@ func TestRequestShape(t *testing.T) {
 	}
 	if _, err := c.FetchPage(context.Background(), testWindow, 11); err == nil {
 		t.Error("sent offset 11")
+	}
+}
+
+// TestSimulatorAgreesOnLimits: the simulator models the platform's longest
+// query range on its own; the client's limit must be the same rule.
+func TestSimulatorAgreesOnLimits(t *testing.T) {
+	if simulator.MaxRange != MaxWindow {
+		t.Errorf("simulator serves ranges up to %v, the client sends up to %v", simulator.MaxRange, MaxWindow)
 	}
 }

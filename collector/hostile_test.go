@@ -86,7 +86,10 @@ func TestRecordsOutsideTheWindow(t *testing.T) {
 		for i, s := range far {
 			pg.Records = append(pg.Records, finishedRecord(fmt.Sprintf("c-far-%d", i), s))
 		}
-		pg.Records = append(pg.Records, finishedRecord("c-good", w.Start.Add(time.Minute)))
+		// The same conversation in every answer, as the platform reports it:
+		// with the one session start that is part of its identity (the
+		// state keys it by start hour), outside some of the windows.
+		pg.Records = append(pg.Records, finishedRecord("c-good", now.Add(-90*time.Minute)))
 		pg.Len = len(pg.Records)
 		return pg
 	}}
@@ -104,5 +107,39 @@ func TestRecordsOutsideTheWindow(t *testing.T) {
 	open, _ := p.state.Open()
 	if len(open) != 0 {
 		t.Errorf("state holds %d open entries from outside the window", len(open))
+	}
+}
+
+// TestBadStartCountedByReason: a record the state refuses by its start
+// (here: a state whose clock is three days behind the poller's, so the
+// record lies more than 48 h in the state's future) is not counted and is
+// counted as invalid_records_total{reason="bad_start_time"}; the rest of the
+// page is counted.
+func TestBadStartCountedByReason(t *testing.T) {
+	now := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
+	pages := &fakePages{answer: func(w Window, page int) conversation.Page {
+		if page > 0 || !w.Contains(now.Add(-time.Minute)) {
+			return conversation.Page{}
+		}
+		recs := []conversation.Conversation{finishedRecord("c-late-clock", now.Add(-time.Minute))}
+		return conversation.Page{Records: recs, Len: len(recs)}
+	}}
+	state, err := OpenStateWith(filepath.Join(t.TempDir(), "state.db"), StateOptions{Log: quiet, Now: func() time.Time { return now.Add(-72 * time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer state.Close()
+	sink := newRecordingSink()
+	p := New(Options{Pages: pages, State: state, Sink: sink, Registerer: prometheus.NewRegistry(), Log: quiet,
+		Now:  func() time.Time { return now },
+		Poll: PollerConfig{Interval: time.Minute, Lookback: 2 * time.Hour, RecentWindow: 30 * time.Minute, RequestsPerPoll: 25}})
+	if r := p.Poll(context.Background()); !r.Complete {
+		t.Fatalf("poll %+v", r)
+	}
+	if len(sink.observed) != 0 {
+		t.Errorf("observed %v", sink.observed)
+	}
+	if got := testutil.ToFloat64(p.metrics.invalidRecords.WithLabelValues(InvalidBadStartTime)); got != 1 {
+		t.Errorf("bad_start_time counted %v, want 1", got)
 	}
 }

@@ -499,8 +499,8 @@ func (p *Poller) process(pg *conversation.Page, w Window, res *scanResult) error
 		m.invalidRecords.WithLabelValues(inv.Reason).Inc()
 		p.log.Debug("skipping invalid record", "index", inv.Index, "key", inv.Key, "reason", inv.Reason, "err", inv.Err)
 	}
-	var finished, open []Entry
-	var finishedRecs []*conversation.Conversation
+	entries := make([]Entry, 0, len(pg.Records))
+	recs := make([]*conversation.Conversation, 0, len(pg.Records))
 	for i := range pg.Records {
 		c := &pg.Records[i]
 		if !w.Contains(c.Start) {
@@ -510,22 +510,17 @@ func (p *Poller) process(pg *conversation.Page, w Window, res *scanResult) error
 				"start", c.Start.UTC().Format(time.RFC3339))
 			continue
 		}
-		e := Entry{Key: c.Key(), Start: c.Start, Channel: c.ChannelName()}
-		if c.Finished() {
-			finished = append(finished, e)
-			finishedRecs = append(finishedRecs, c)
-		} else {
-			open = append(open, e)
-		}
+		entries = append(entries, Entry{Key: c.Key(), Start: c.Start, Channel: c.ChannelName(), Finished: c.Finished()})
+		recs = append(recs, c)
 	}
-	outcomes, err := p.state.Apply(finished, open)
+	outcomes, err := p.state.Apply(entries)
 	if err != nil {
 		return err
 	}
 	for i, o := range outcomes {
 		switch o {
 		case OutcomeNew:
-			p.sink.Observe(finishedRecs[i])
+			p.sink.Observe(recs[i])
 			m.records.WithLabelValues(ResultCounted).Inc()
 			res.counted++
 		case OutcomeDuplicate:
@@ -535,6 +530,11 @@ func (p *Poller) process(pg *conversation.Page, w Window, res *scanResult) error
 			res.open++
 		case OutcomeExpired:
 			m.records.WithLabelValues(ResultExpired).Inc()
+		case OutcomeBadStart:
+			m.records.WithLabelValues(ResultInvalid).Inc()
+			m.invalidRecords.WithLabelValues(InvalidBadStartTime).Inc()
+			p.log.Debug("skipping record with a start time the state refuses", "key", recs[i].Key(),
+				"start", recs[i].Start.UTC().Format(time.RFC3339))
 		}
 	}
 	return nil

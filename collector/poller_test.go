@@ -106,8 +106,14 @@ func newTestUpstream(t testing.TB, url string, reg prometheus.Registerer, now fu
 // open before they finish, late reports, broken records, and a burst that
 // forces window splits), restarting the poller on the same state midway,
 // and checks that every conversation is observed at most once and every
-// one that was there to be seen is.
+// one that was there to be seen is. Under -short it runs 40 minutes
+// (restart at 20): the same events (backfill, burst, splits, restart,
+// sweeps, late reports), fewer repetitions of them.
 func TestPollerExactlyOnce(t *testing.T) {
+	minutes, restartAt := 150, 70
+	if testing.Short() {
+		minutes, restartAt = 40, 20
+	}
 	t0 := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
 	rig := newRig(t, t0, 0.05)
 	profile := simulator.Profile{PerHour: 1500, OpenShare: 0.6, LateShare: 0.03, BrokenShare: 0.01}
@@ -123,8 +129,8 @@ func TestPollerExactlyOnce(t *testing.T) {
 	firstMetrics := rig.metrics // the burst is read (and split) before the restart
 	ctx := context.Background()
 	firstPoll := rig.clock.Now()
-	for minute := 0; minute < 150; minute++ {
-		if minute == 70 { // restart on the same state
+	for minute := 0; minute < minutes; minute++ {
+		if minute == restartAt { // restart on the same state
 			state.Close()
 			state = openTestState(t, statePath)
 			sinks = append(sinks, newRecordingSink())
@@ -290,17 +296,17 @@ func TestTiersSpreadTheLookback(t *testing.T) {
 	rig := newRig(t, t0, 0)
 	rig.cfg.Lookback = 7 * 24 * time.Hour
 	rig.cfg.Tiers = []Tier{{"2h", 2 * time.Hour, 5 * time.Minute}, {"1d", 24 * time.Hour, 20 * time.Minute}, {"7d", 7 * 24 * time.Hour, 40 * time.Minute}}
-	rig.sim.Generate(t0.Add(-7*24*time.Hour), t0, simulator.Profile{PerHour: 150})
+	generated := rig.sim.Generate(t0.Add(-7*24*time.Hour), t0, simulator.Profile{PerHour: 150})
 	state := openTestState(t, filepath.Join(t.TempDir(), "state.db"))
 	defer state.Close()
 	sink := newRecordingSink()
 	p := rig.poller(t, state, sink)
 	backfill := p.Poll(context.Background())
-	if backfill.Scan != ScanFull || !backfill.Complete || backfill.Requests < 200 {
+	if backfill.Scan != ScanFull || !backfill.Complete || backfill.Requests < len(generated)/100 {
 		t.Fatalf("backfill %+v", backfill)
 	}
 	late := &simulator.Conversation{ID: "c-late-three-days", SessionID: "late01", Channel: "System Mail", Direction: "Inbound",
-		Status: "CLOSED", Start: t0.Add(-72 * time.Hour), End: t0.Add(-71 * time.Hour)}
+		Status: "CLOSED", Start: t0.Add(-rig.cfg.Lookback * 3 / 7), End: t0.Add(-rig.cfg.Lookback*3/7 + time.Hour)} // 3 days of 7
 	rig.sim.Add(late)
 	// The 7d tier re-reads ~6 days (~backfill.Requests·6/7 requests) over
 	// its 40 minutes, starting a tenth of the period ahead of schedule:

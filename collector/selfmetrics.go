@@ -7,9 +7,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smartassist-exporter/smartassist_exporter/conversation"
+	"github.com/smartassist-exporter/smartassist_exporter/naming"
 )
 
-const namespace = "smartassist"
+// namespace is the one metric namespace, in this package's metric options.
+const namespace = naming.Namespace
 
 // Record results: label values of smartassist_exporter_records_total.
 const (
@@ -23,6 +25,12 @@ const (
 // InvalidOutsideWindow is the invalid_records_total reason of a record whose
 // session start lies outside the window the exporter asked for.
 const InvalidOutsideWindow = "outside_window"
+
+// InvalidBadStartTime is the invalid_records_total reason of a record whose
+// session start the state refuses to hold (OutcomeBadStart: before 1970 or
+// more than 48 h ahead of the exporter's clock): the decoder's reason for a
+// start it cannot read, since either way the start is unusable.
+const InvalidBadStartTime = conversation.InvalidStartTime
 
 // Scan kinds: label values of the poll histogram.
 const (

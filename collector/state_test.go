@@ -17,6 +17,20 @@ func openTestState(t *testing.T, path string) *State {
 	return s
 }
 
+// batch is a page's entries: the finished ones, then the open ones.
+func batch(finished, open []Entry) []Entry {
+	var out []Entry
+	for _, e := range finished {
+		e.Finished = true
+		out = append(out, e)
+	}
+	for _, e := range open {
+		e.Finished = false
+		out = append(out, e)
+	}
+	return out
+}
+
 func TestStateExactlyOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "state.db")
 	s := openTestState(t, path)
@@ -24,7 +38,7 @@ func TestStateExactlyOnce(t *testing.T) {
 	a := Entry{Key: "c-a", Start: t0, Channel: "Voice"}
 	b := Entry{Key: "c-b", Start: t0.Add(time.Minute), Channel: "Chat"}
 
-	got, err := s.Apply([]Entry{a, a}, []Entry{b})
+	got, err := s.Apply(batch([]Entry{a, a}, []Entry{b}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +49,7 @@ func TestStateExactlyOnce(t *testing.T) {
 		t.Errorf("open: %+v", open)
 	}
 	// b finishes; a is read again.
-	got, _ = s.Apply([]Entry{b, a}, nil)
+	got, _ = s.Apply(batch([]Entry{b, a}, nil))
 	if want := []Outcome{OutcomeNew, OutcomeDuplicate}; !reflect.DeepEqual(got, want) {
 		t.Errorf("second batch %v, want %v", got, want)
 	}
@@ -43,7 +57,7 @@ func TestStateExactlyOnce(t *testing.T) {
 		t.Errorf("finished conversation still open: %+v", open)
 	}
 	// A counted conversation listed open again is not reopened.
-	got, _ = s.Apply(nil, []Entry{a})
+	got, _ = s.Apply(batch(nil, []Entry{a}))
 	if got[0] != OutcomeDuplicate {
 		t.Errorf("reopened: %v", got)
 	}
@@ -55,7 +69,7 @@ func TestStateExactlyOnce(t *testing.T) {
 	// After a restart, nothing counted is new again.
 	s = openTestState(t, path)
 	defer s.Close()
-	got, _ = s.Apply([]Entry{a, b}, nil)
+	got, _ = s.Apply(batch([]Entry{a, b}, nil))
 	if want := []Outcome{OutcomeDuplicate, OutcomeDuplicate}; !reflect.DeepEqual(got, want) {
 		t.Errorf("after restart %v, want %v", got, want)
 	}
@@ -64,6 +78,15 @@ func TestStateExactlyOnce(t *testing.T) {
 	}
 	if c, o := s.Sizes(); c != 2 || o != 0 {
 		t.Errorf("sizes %d %d", c, o)
+	}
+	if ok, err := s.Counted("c-a", a.Start); !ok || err != nil {
+		t.Errorf("Counted(c-a) = %v, %v", ok, err)
+	}
+	if ok, _ := s.Counted("c-a", a.Start.Add(-time.Hour)); ok {
+		t.Error("Counted(c-a) an hour earlier: the start hour is part of the identity")
+	}
+	if ok, _ := s.Counted("c-z", a.Start); ok {
+		t.Error("Counted(c-z): never seen")
 	}
 }
 
@@ -75,7 +98,7 @@ func TestStatePrune(t *testing.T) {
 	recent := Entry{Key: "c-recent", Start: t0.Add(2 * time.Hour)}
 	oldOpen := Entry{Key: "c-old-open", Start: t0, Channel: "Voice"}
 	recentOpen := Entry{Key: "c-recent-open", Start: t0.Add(2 * time.Hour), Channel: "Voice"}
-	if _, err := s.Apply([]Entry{old, recent}, []Entry{oldOpen, recentOpen}); err != nil {
+	if _, err := s.Apply(batch([]Entry{old, recent}, []Entry{oldOpen, recentOpen})); err != nil {
 		t.Fatal(err)
 	}
 	counted, expired, err := s.Prune(t0.Add(time.Hour))
@@ -87,7 +110,7 @@ func TestStatePrune(t *testing.T) {
 	}
 	// Forgotten conversations are behind the horizon: read again (a longer
 	// lookback after a restart), they are not counted a second time.
-	got, _ := s.Apply([]Entry{old, recent}, []Entry{oldOpen})
+	got, _ := s.Apply(batch([]Entry{old, recent}, []Entry{oldOpen}))
 	if want := []Outcome{OutcomeExpired, OutcomeDuplicate, OutcomeExpired}; !reflect.DeepEqual(got, want) {
 		t.Errorf("after prune %v, want %v", got, want)
 	}

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,19 +21,23 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/smartassist-exporter/smartassist_exporter/collector"
 )
 
 // Prefix of every variable.
 const Prefix = "SMARTASSIST"
 
-// Limits the platform imposes or that keep the exporter sane.
+// Limits the platform imposes or that keep the exporter sane. The API's
+// longest query range is collector.MaxWindow, defined there once.
 const (
-	MaxLookback     = 7 * 24 * time.Hour // the API refuses ranges over seven days
+	MaxLookback     = collector.MaxWindow
 	MinPollInterval = time.Second
 )
 
 // DefaultListenAddress is outside 9100-9999, the range of Prometheus's
-// registry of exporter ports, which is fully allocated.
+// registry of exporter ports, which is fully allocated. It is the one
+// definition: Parse fills it in, and the deployment files' tests read it.
 const DefaultListenAddress = ":10117"
 
 // Config is every setting. Field tags give the variable (after the prefix)
@@ -59,7 +64,7 @@ type Config struct {
 	TimezoneOffset   int           `envconfig:"TIMEZONE_OFFSET" default:"0"`
 
 	StatePath     string `envconfig:"STATE_PATH" default:"data/smartassist_exporter.db"`
-	ListenAddress string `envconfig:"LISTEN_ADDRESS" default:":10117"`
+	ListenAddress string `envconfig:"LISTEN_ADDRESS"` // default DefaultListenAddress
 	WebConfigFile string `envconfig:"WEB_CONFIG_FILE"`
 	LogLevel      string `envconfig:"LOG_LEVEL" default:"info"`
 	LogFormat     string `envconfig:"LOG_FORMAT" default:"logfmt"`
@@ -144,9 +149,6 @@ const (
 // LiveSources are the accepted SMARTASSIST_LIVE_SOURCE values.
 var LiveSources = []string{"auto", "queue_performance", "queue_size"}
 
-// Endpoints the API offers.
-var Endpoints = []string{"calldetails", "interactionDetails"}
-
 // Var is the full name of a variable, e.g. Var("POLL_INTERVAL").
 func Var(name string) string { return Prefix + "_" + name }
 
@@ -166,18 +168,19 @@ func Load() (*Config, error) {
 // unset, without checking values beyond their types: callers (-demo) may
 // fill in fields the user left unset, then Validate.
 func Parse() (*Config, error) {
-	var c Config
+	// envconfig leaves a field without a default tag as it finds it when
+	// its variable is unset: defaults defined as constants go in here.
+	c := Config{ListenAddress: DefaultListenAddress}
 	if err := envconfig.Process(Prefix, &c); err != nil {
-		var pe *envconfig.ParseError
-		if errors.As(err, &pe) {
+		if pe, ok := errors.AsType[*envconfig.ParseError](err); ok {
 			return nil, fmt.Errorf("%s: cannot use %q: %s", pe.KeyName, pe.Value, want(pe.TypeName))
 		}
 		return nil, err
 	}
 	c.set = map[string]bool{}
 	t := reflect.TypeOf(c)
-	for i := 0; i < t.NumField(); i++ {
-		if name := t.Field(i).Tag.Get("envconfig"); name != "" {
+	for field := range t.Fields() {
+		if name := field.Tag.Get("envconfig"); name != "" {
 			if _, ok := os.LookupEnv(Var(name)); ok {
 				c.set[name] = true
 			}
@@ -221,14 +224,15 @@ func (c *Config) Validate() error {
 	if err := c.validateCredentials(); err != nil {
 		return err
 	}
-	if !contains(Endpoints, c.Endpoint) {
-		return fmt.Errorf("%s must be calldetails or interactionDetails, got %q", Var("ENDPOINT"), c.Endpoint)
+	if !contains(collector.Endpoints, c.Endpoint) {
+		return fmt.Errorf("%s must be %s, got %q", Var("ENDPOINT"), strings.Join(collector.Endpoints, " or "), c.Endpoint)
 	}
 	if c.PollInterval < MinPollInterval {
 		return fmt.Errorf("%s must be at least 1s, got %s", Var("POLL_INTERVAL"), c.PollInterval)
 	}
 	if c.Lookback < time.Minute || c.Lookback > MaxLookback {
-		return fmt.Errorf("%s must be between 1m and 168h (7 days, the API's limit), got %s", Var("LOOKBACK"), c.Lookback)
+		return fmt.Errorf("%s must be between 1m and %s (%d days, the API's limit), got %s",
+			Var("LOOKBACK"), hours(MaxLookback), MaxLookback/(24*time.Hour), c.Lookback)
 	}
 	if c.RecentWindow < time.Minute {
 		return fmt.Errorf("%s must be at least 1m (window edges and clock skew), got %s", Var("RECENT_WINDOW"), c.RecentWindow)
@@ -380,7 +384,7 @@ func validateWebConfig(path string) error {
 	v := Var("WEB_CONFIG_FILE")
 	st, err := os.Stat(path)
 	if err != nil {
-		return fmt.Errorf("%s: cannot read %s: %v", v, path, errors.Unwrap(err))
+		return fmt.Errorf("%s: cannot read %s: %w", v, path, errors.Unwrap(err))
 	}
 	if st.IsDir() {
 		return fmt.Errorf("%s: %s is a directory, not a web configuration file", v, path)
@@ -389,6 +393,12 @@ func validateWebConfig(path string) error {
 		return fmt.Errorf("%s: %s is not a usable web configuration: %s", v, path, oneLine(err.Error()))
 	}
 	return nil
+}
+
+// hours writes d as Go parses it back, without the zero minutes and
+// seconds: 168h, not 168h0m0s.
+func hours(d time.Duration) string {
+	return strings.TrimSuffix(strings.TrimSuffix(d.String(), "0s"), "0m")
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
@@ -447,7 +457,7 @@ func (c *Config) validateCredentials() error {
 func ReadSecretFile(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("%s: cannot read %s: %v", Var("CLIENT_SECRET_FILE"), path, errors.Unwrap(err))
+		return "", fmt.Errorf("%s: cannot read %s: %w", Var("CLIENT_SECRET_FILE"), path, errors.Unwrap(err))
 	}
 	s := strings.TrimSpace(string(b))
 	if s == "" {
@@ -477,9 +487,9 @@ func (c *Config) SlogLevel() (slog.Level, error) {
 // service of that name.
 func UnknownVariables(environ []string) []string {
 	known := map[string]bool{}
-	t := reflect.TypeOf(Config{})
-	for i := 0; i < t.NumField(); i++ {
-		if name := t.Field(i).Tag.Get("envconfig"); name != "" {
+	t := reflect.TypeFor[Config]()
+	for field := range t.Fields() {
+		if name := field.Tag.Get("envconfig"); name != "" {
 			known[Var(name)] = true
 		}
 	}
@@ -528,10 +538,5 @@ func (c *Config) LogValue() slog.Value {
 }
 
 func contains(list []string, v string) bool {
-	for _, s := range list {
-		if s == v {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(list, v)
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,12 +31,8 @@ func setEnv(t *testing.T, changes map[string]string) {
 		}
 	}
 	env := map[string]string{}
-	for k, v := range valid {
-		env[k] = v
-	}
-	for k, v := range changes {
-		env[k] = v
-	}
+	maps.Copy(env, valid)
+	maps.Copy(env, changes)
 	for k, v := range env {
 		if v != "" {
 			t.Setenv(k, v)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -478,12 +479,9 @@ func TestEveryFieldDecoded(t *testing.T) {
 // fullObject gives every tagged field of t a distinct non-zero value.
 func fullObject(t reflect.Type, upper bool, n *int) map[string]any {
 	m := map[string]any{}
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
+	for f := range t.Fields() {
 		if f.Anonymous {
-			for k, v := range fullObject(f.Type, upper, n) {
-				m[k] = v
-			}
+			maps.Copy(m, fullObject(f.Type, upper, n))
 			continue
 		}
 		tag := f.Tag.Get("json")
@@ -563,8 +561,7 @@ func TestFieldNamesFoldUniquely(t *testing.T) {
 		seen := map[string]string{}
 		var walk func(reflect.Type)
 		walk = func(typ reflect.Type) {
-			for i := 0; i < typ.NumField(); i++ {
-				f := typ.Field(i)
+			for f := range typ.Fields() {
 				if f.Anonymous {
 					walk(f.Type)
 					continue

@@ -20,6 +20,7 @@ var null = []byte("null")
 // text) and treats null as absent.
 type Text string
 
+// UnmarshalJSON implements json.Unmarshaler.
 func (t *Text) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 || bytes.Equal(b, null) {
@@ -52,6 +53,7 @@ type Number struct {
 	Bad   bool
 }
 
+// UnmarshalJSON implements json.Unmarshaler.
 func (n *Number) UnmarshalJSON(b []byte) error {
 	*n = Number{}
 	b = bytes.TrimSpace(b)
@@ -84,6 +86,7 @@ type Bool struct {
 	Set   bool
 }
 
+// UnmarshalJSON implements json.Unmarshaler.
 func (v *Bool) UnmarshalJSON(b []byte) error {
 	*v = Bool{}
 	b = bytes.TrimSpace(b)
@@ -114,6 +117,7 @@ type Time struct {
 	Raw string
 }
 
+// UnmarshalJSON implements json.Unmarshaler.
 func (t *Time) UnmarshalJSON(b []byte) error {
 	var txt Text
 	if err := txt.UnmarshalJSON(b); err != nil {
@@ -160,6 +164,7 @@ func (t Time) In(loc *time.Location) (time.Time, bool) {
 // Texts is a list of strings that also accepts a single string.
 type Texts []string
 
+// UnmarshalJSON implements json.Unmarshaler.
 func (ts *Texts) UnmarshalJSON(b []byte) error {
 	*ts = nil
 	b = bytes.TrimSpace(b)
@@ -208,7 +213,7 @@ func parseLocal(s string, loc *time.Location) (time.Time, bool) {
 	hour, ok4 := digits(s[11:13])
 	minute, ok5 := digits(s[14:16])
 	sec, ok6 := digits(s[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) ||
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 ||
 		month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
 		return time.Time{}, false
 	}

@@ -31,6 +31,14 @@ func tool(t *testing.T, name, how string) string {
 	return ""
 }
 
+// skipShort skips a test of the slow tier under go test -short.
+func skipShort(t *testing.T, why string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: skipping a test that " + why)
+	}
+}
+
 func run(t *testing.T, name string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(name, args...).CombinedOutput()
@@ -92,12 +100,13 @@ func renderChart(t *testing.T, helm string, set string) map[string]manifest {
 }
 
 func TestHelmChart(t *testing.T) {
+	skipShort(t, "runs helm lint and template")
 	helm := tool(t, "helm", "go install helm.sh/helm/v3/cmd/helm@v3.16.4")
-	real := "smartassist.accountID=acc,smartassist.streamID=st,smartassist.clientID=cs,clientSecret=s3cret,serviceMonitor.enabled=true,prometheusRule.enabled=true"
-	run(t, helm, "lint", "--strict", chart, "--set", real)
+	withAccount := "smartassist.accountID=acc,smartassist.streamID=st,smartassist.clientID=cs,clientSecret=s3cret,serviceMonitor.enabled=true,prometheusRule.enabled=true"
+	run(t, helm, "lint", "--strict", chart, "--set", withAccount)
 	run(t, helm, "lint", "--strict", chart, "--set", "demo=true")
 
-	docs := renderChart(t, helm, real)
+	docs := renderChart(t, helm, withAccount)
 	for _, kind := range []string{"Deployment", "PersistentVolumeClaim", "Secret", "Service", "ServiceMonitor", "PrometheusRule", "ConfigMap"} {
 		if _, ok := docs[kind]; !ok {
 			t.Errorf("no %s rendered", kind)
@@ -124,7 +133,7 @@ func TestHelmChart(t *testing.T) {
 	if len(cm.Data) != 7 || cm.Metadata.Labels["grafana_dashboard"] != "1" {
 		t.Errorf("dashboards ConfigMap: %d files, labels %v", len(cm.Data), cm.Metadata.Labels)
 	}
-	if strings.Contains(run(t, helm, "template", "acct", chart, "--set", real), "s3cret\n") {
+	if strings.Contains(run(t, helm, "template", "acct", chart, "--set", withAccount), "s3cret\n") {
 		// stringData holds it quoted; it must not leak elsewhere unquoted.
 		t.Error("secret rendered outside the Secret")
 	}
@@ -190,6 +199,9 @@ func TestComposeStack(t *testing.T) {
 // TestStaticBinary builds the exporter as the Dockerfile does and checks it
 // needs no dynamic loader (it runs on a distroless static image).
 func TestStaticBinary(t *testing.T) {
+	// A CGO_ENABLED=0 -trimpath build shares no build cache with go test:
+	// minutes on a busy 2-core machine.
+	skipShort(t, "rebuilds the exporter and its dependencies statically")
 	bin := filepath.Join(t.TempDir(), "smartassist_exporter")
 	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "..")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")

@@ -8,8 +8,6 @@ import (
 	"github.com/smartassist-exporter/smartassist_exporter/conversation"
 )
 
-const namespace = "smartassist"
-
 // DurationBuckets are the classic buckets of every duration histogram, in
 // seconds: 1 s to 4 h, with the usual service-level thresholds (10, 20, 30,
 // 60 s) as bucket bounds so that service level is bucket{le="20"} / count.

@@ -32,6 +32,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/smartassist-exporter/smartassist_exporter/naming"
 )
 
 // DefaultServiceName is service.name when OTEL_SERVICE_NAME is not set.
@@ -129,7 +131,7 @@ func Setup(ctx context.Context, reg *promclient.Registry, id Identity, log *slog
 		return nil, err
 	}
 	failures := promclient.NewCounterVec(promclient.CounterOpts{
-		Namespace: "smartassist", Subsystem: "exporter", Name: "otlp_export_failures_total",
+		Namespace: naming.Namespace, Subsystem: "exporter", Name: "otlp_export_failures_total",
 		Help: "smartassist_exporter: OTLP exports that failed (receiver down or refusing), by signal. Polling and /metrics go on regardless.",
 	}, []string{"signal"})
 	failures.WithLabelValues("metrics")

@@ -71,7 +71,7 @@ func TestClassicHistograms(t *testing.T) {
 func TestRateLimitedWarner(t *testing.T) {
 	var buf bytes.Buffer
 	w := newRateLimitedWarner(slog.New(slog.NewTextHandler(&buf, nil)), time.Hour)
-	for i := 0; i < 5; i++ {
+	for range 5 {
 		w.warn("metrics", errors.New("connection refused"))
 	}
 	w.warn("traces", errors.New("connection refused"))

@@ -139,7 +139,7 @@ type generator struct {
 
 func newGenerator(seed uint64) *generator {
 	g := &generator{rng: rand.New(rand.NewPCG(seed+1, seed^0xc0ffee))}
-	for i := 0; i < 24; i++ {
+	for i := range 24 {
 		g.agents = append(g.agents, fmt.Sprintf("u-%08x-5a5a-5b5b-8c8c-%012x", g.rng.Uint32(), i))
 	}
 	return g

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"sort"
@@ -145,9 +146,7 @@ func (s *Server) Requests() map[int]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make(map[int]int, len(s.requests))
-	for k, v := range s.requests {
-		out[k] = v
-	}
+	maps.Copy(out, s.requests)
 	return out
 }
 
@@ -269,7 +268,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, http.StatusBadRequest, "endDate is before startDate")
 		return
 	}
-	if to.Sub(from) > 7*24*time.Hour {
+	if to.Sub(from) > MaxRange {
 		s.fail(w, http.StatusBadRequest, "The days range can't be more than seven days")
 		return
 	}
@@ -319,11 +318,11 @@ func (s *Server) checkAuth(r *http.Request) error {
 		return fmt.Errorf("auth header missing")
 	}
 	claims := jwt.MapClaims{}
-	_, err := jwt.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
+	_, err := jwt.ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) {
 		return []byte(s.opts.ClientSecret), nil
 	}, jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithTimeFunc(s.now))
 	if err != nil {
-		return fmt.Errorf("invalid token: %v", err)
+		return fmt.Errorf("invalid token: %w", err)
 	}
 	if claims["appId"] != s.opts.ClientID {
 		return fmt.Errorf("token is not for this app")
@@ -344,3 +343,9 @@ func keyHash(key string) uint64 {
 	_, _ = h.Write([]byte(key))
 	return h.Sum64()
 }
+
+// MaxRange is the longest startDate..endDate range the platform serves. The
+// simulator states the platform's rule on its own rather than importing the
+// exporter's (collector.MaxWindow), so that tests against it check the
+// exporter; collector's TestSimulatorAgreesOnLimits checks the two agree.
+const MaxRange = 7 * 24 * time.Hour

@@ -61,6 +61,7 @@ func NewMintedTokensAt(clientID string, secret func() (string, error), now func(
 	return &MintedTokens{clientID: clientID, secret: secret, now: now}
 }
 
+// Token returns the current JWT, minting a new one when it is near expiry.
 func (m *MintedTokens) Token() (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -93,6 +94,8 @@ func (m *MintedTokens) Token() (string, error) {
 	return signed, nil
 }
 
+// Invalidate drops the current JWT (the platform refused it): the next
+// Token mints a new one.
 func (m *MintedTokens) Invalidate() {
 	m.mu.Lock()
 	m.token = ""
@@ -112,5 +115,8 @@ func newJTI() (string, error) {
 // until the user replaces it.
 type StaticToken string
 
+// Token returns the token as given.
 func (s StaticToken) Token() (string, error) { return string(s), nil }
-func (StaticToken) Invalidate()              {}
+
+// Invalidate does nothing: a static token cannot be renewed.
+func (StaticToken) Invalidate() {}

@@ -13,9 +13,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -215,7 +217,9 @@ func (c *Client) Do(ctx context.Context, req Request, decode DecodeFunc) error {
 		c.log.Log(ctx, lvl, "waiting before retrying an upstream request", "endpoint", req.Endpoint, "wait", wait,
 			"why", reason, "attempt", attempt, "of", attempts, "err", err)
 		if err := c.sleep(ctx, wait); err != nil {
-			return fmt.Errorf("%w (while waiting to retry after: %v)", err, lastErr)
+			// lastErr is context for the reader, not a cause to match on:
+			// errors.Is must see only why the wait ended.
+			return fmt.Errorf("%w (while waiting to retry after: %v)", err, lastErr) //nolint:errorlint // see above
 		}
 	}
 	return lastErr
@@ -258,9 +262,7 @@ func (c *Client) attempt(ctx context.Context, r Request, target string, attempt 
 	if err != nil {
 		return -1, err
 	}
-	for k, vs := range r.Header {
-		req.Header[k] = vs
-	}
+	maps.Copy(req.Header, r.Header)
 	req.Header.Set("auth", token)
 	req.Header.Set("accountId", c.cfg.AccountID)
 	req.Header.Set("accept", "application/json")
@@ -346,12 +348,7 @@ func HasStatus(err error, codes ...int) bool {
 	if !errors.As(err, &se) {
 		return false
 	}
-	for _, c := range codes {
-		if se.Code == c {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(codes, se.Code)
 }
 
 // backoff is the wait before retry number attempt (1-based): exponential

@@ -21,8 +21,6 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
-
 func TestMintedTokens(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	m := NewMintedTokensAt("cs-app", func() (string, error) { return "s3cret", nil }, func() time.Time { return now })
@@ -92,9 +90,9 @@ func (s *scripted) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(code)
 	if code == http.StatusOK {
-		io.WriteString(w, `{"ok":true}`)
+		_, _ = io.WriteString(w, `{"ok":true}`)
 	} else {
-		io.WriteString(w, `{"errors":[{"msg":"nope"}]}`)
+		_, _ = io.WriteString(w, `{"errors":[{"msg":"nope"}]}`)
 	}
 }
 
@@ -228,14 +226,13 @@ func TestRetries(t *testing.T) {
 			tokens := &countingTokens{}
 			c := newTestClient(t, serve(t, up), tokens, 6000, 0)
 			err := c.Do(context.Background(), testRequest, ignoreBody)
-			switch want := tc.wantErr.(type) {
+			switch want := tc.wantErr.(type) { //nolint:errorlint // switches on the table's expected value, not on an error returned
 			case nil:
 				if err != nil {
 					t.Fatal(err)
 				}
 			case *StatusError:
-				var se *StatusError
-				if !errors.As(err, &se) {
+				if _, ok := errors.AsType[*StatusError](err); !ok {
 					t.Fatalf("err %v, want a StatusError", err)
 				}
 			default:
@@ -312,7 +309,7 @@ func TestBudgetWaits(t *testing.T) {
 	up := &scripted{}
 	// 60/min: one request a second, a burst of 5.
 	c := newTestClient(t, serve(t, up), StaticToken("tok"), 60, 0)
-	for i := 0; i < 7; i++ {
+	for range 7 {
 		if err := c.Do(context.Background(), testRequest, ignoreBody); err != nil {
 			t.Fatal(err)
 		}
@@ -330,11 +327,11 @@ func TestBudgetWaits(t *testing.T) {
 func TestRedirects(t *testing.T) {
 	var elsewhereHit sync.Mutex
 	hits := 0
-	elsewhere := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	elsewhere := serve(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		elsewhereHit.Lock()
 		hits++
 		elsewhereHit.Unlock()
-		io.WriteString(w, `{"stolen":true}`)
+		_, _ = io.WriteString(w, `{"stolen":true}`)
 	}))
 	origin := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -347,7 +344,7 @@ func TestRedirects(t *testing.T) {
 				w.WriteHeader(http.StatusUnauthorized)
 				return
 			}
-			io.WriteString(w, `{"ok":true}`)
+			_, _ = io.WriteString(w, `{"ok":true}`)
 		}
 	}))
 	c := newTestClient(t, origin, StaticToken("tok"), 6000, 0)
@@ -373,10 +370,10 @@ func TestRedirects(t *testing.T) {
 // not retried, and memory stays bounded.
 func TestBodyCap(t *testing.T) {
 	const capBytes = 1 << 20
-	endless := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	endless := serve(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("content-type", "application/json")
 		chunk := bytes.Repeat([]byte(" "), 64<<10)
-		for i := 0; i < 2048; i++ { // up to 128 MiB, chunked
+		for range 2048 { // up to 128 MiB, chunked
 			if _, err := w.Write(chunk); err != nil {
 				return
 			}
@@ -398,7 +395,7 @@ func TestBodyCap(t *testing.T) {
 	if grew := after.TotalAlloc - before.TotalAlloc; grew > 16*capBytes {
 		t.Errorf("allocated %d bytes reading a body capped at %d", grew, capBytes)
 	}
-	declared := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	declared := serve(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("content-length", "3000000000")
 		w.WriteHeader(http.StatusOK)
 	}))
@@ -413,7 +410,7 @@ func TestBodyCap(t *testing.T) {
 func TestBudgetPriority(t *testing.T) {
 	b := NewBudget(60) // one a second, a burst of 5
 	ctx := context.Background()
-	for i := 0; i < 5; i++ { // empty the bucket
+	for range 5 { // empty the bucket
 		if _, err := b.Wait(ctx, PriorityNormal); err != nil {
 			t.Fatal(err)
 		}
@@ -421,24 +418,20 @@ func TestBudgetPriority(t *testing.T) {
 	var mu sync.Mutex
 	var order []string
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { // the high-priority caller arrives first and waits ~1 s
-		defer wg.Done()
+	wg.Go(func() { // the high-priority caller arrives first and waits ~1 s
 		_, _ = b.Wait(ctx, PriorityHigh)
 		mu.Lock()
 		order = append(order, "high")
 		mu.Unlock()
-	}()
+	})
 	time.Sleep(100 * time.Millisecond)
-	for i := 0; i < 2; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for range 2 {
+		wg.Go(func() {
 			_, _ = b.Wait(ctx, PriorityNormal)
 			mu.Lock()
 			order = append(order, "normal")
 			mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
 	if len(order) != 3 || order[0] != "high" {
@@ -474,14 +467,14 @@ func TestParseRetryAfter(t *testing.T) {
 // the log line at info says what and why.
 func TestLongRetryAfterCapped(t *testing.T) {
 	calls := 0
-	url := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	url := serve(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		calls++
 		if calls == 1 {
 			w.Header().Set("Retry-After", "86400")
 			w.WriteHeader(http.StatusTooManyRequests)
 			return
 		}
-		io.WriteString(w, `{}`)
+		_, _ = io.WriteString(w, `{}`)
 	}))
 	c := newTestClient(t, url, StaticToken("tok"), 6000, 0)
 	if err := c.Do(context.Background(), testRequest, ignoreBody); err != nil {

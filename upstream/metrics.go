@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smartassist-exporter/smartassist_exporter/naming"
 )
 
 var _ RequestObserver = (*RequestMetrics)(nil)
@@ -22,15 +24,15 @@ type RequestMetrics struct {
 func NewRequestMetrics(reg prometheus.Registerer, budgetPerMinute float64, endpoints ...string) *RequestMetrics {
 	m := &RequestMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "smartassist", Subsystem: "exporter", Name: "api_requests_total",
+			Namespace: naming.Namespace, Subsystem: "exporter", Name: "api_requests_total",
 			Help: "smartassist_exporter: requests sent to the SmartAssist APIs, by endpoint and HTTP status (\"error\": no response). 429 is the platform's rate limit, 401/403 refused credentials.",
 		}, []string{"endpoint", "code"}),
 		rateLimitWait: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "smartassist", Subsystem: "exporter", Name: "rate_limit_wait_seconds_total",
+			Namespace: naming.Namespace, Subsystem: "exporter", Name: "rate_limit_wait_seconds_total",
 			Help: "smartassist_exporter: time spent waiting for the exporter's own API budget (SMARTASSIST_API_RATE_LIMIT) before requests.",
 		}),
 		budget: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "smartassist", Subsystem: "exporter", Name: "api_budget_requests_per_minute",
+			Namespace: naming.Namespace, Subsystem: "exporter", Name: "api_budget_requests_per_minute",
 			Help: "smartassist_exporter: the API requests per minute the exporter may spend over all its sources (SMARTASSIST_API_RATE_LIMIT).",
 		}),
 	}
