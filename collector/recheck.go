@@ -46,7 +46,7 @@ type Tier struct {
 	Period time.Duration
 }
 
-// DefaultTiers: under 2 h every 5 minutes, under a day hourly, the rest of
+// DefaultTiers are the age tiers: under 2 h every 5 minutes, under a day hourly, the rest of
 // a 7-day lookback twice a day.
 var DefaultTiers = []Tier{
 	{Name: "2h", MaxAge: 2 * time.Hour, Period: 5 * time.Minute},

@@ -83,7 +83,7 @@ func TestListOpenAgainstSimulator(t *testing.T) {
 func TestListOpenUnavailable(t *testing.T) {
 	for _, code := range []int{http.StatusNotFound, http.StatusForbidden, http.StatusUnauthorized} {
 		calls := 0
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			calls++
 			w.WriteHeader(code)
 		}))

@@ -97,7 +97,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) {
 	// status is an array: repeated, or comma-separated.
 	var want []string
 	for _, v := range q["status"] {
-		for _, st := range strings.Split(v, ",") {
+		for st := range strings.SplitSeq(v, ",") {
 			st = strings.ToUpper(strings.TrimSpace(st))
 			if !slices.Contains(ListStatuses, st) {
 				s.fail(w, http.StatusBadRequest, "status must be one of "+strings.Join(ListStatuses, ", "))
