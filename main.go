@@ -213,8 +213,9 @@ func serve(ctx context.Context, cfg *config.Config, listener net.Listener, log *
 			TimezoneOffset: cfg.TimezoneOffset},
 		State: state, Sink: sink, Registerer: reg,
 		Poll: collector.PollerConfig{Interval: cfg.PollInterval, Lookback: cfg.Lookback, RecentWindow: cfg.RecentWindow,
-			FullScanInterval: cfg.FullScanInterval},
-		Log: log.With("component", "collector"),
+			Tiers: collector.TiersWithPeriods(cfg.Recheck2hPeriod, cfg.Recheck1dPeriod, cfg.Recheck7dPeriod)},
+		UseOpenList: cfg.OpenList,
+		Log:         log.With("component", "collector"),
 	})
 
 	telemetry, err := otlp.Setup(ctx, reg, otlp.Identity{AccountID: cfg.AccountID, StreamID: cfg.StreamID}, log.With("component", "otlp"))
@@ -440,9 +441,6 @@ func startDemo(ctx context.Context, cfg *config.Config) (api *simulator.Demo, cl
 	}
 	if unset("POLL_INTERVAL") {
 		cfg.PollInterval = 5 * time.Second
-	}
-	if unset("FULL_SCAN_INTERVAL") {
-		cfg.FullScanInterval = time.Minute
 	}
 	if unset("LIVE_INTERVAL") {
 		cfg.LiveInterval = config.OptionalInterval(5 * time.Second)

@@ -203,7 +203,7 @@ func TestOTLPThroughCollector(t *testing.T) {
 		"SMARTASSIST_STATE_PATH": filepath.Join(t.TempDir(), "demo.db"),
 		// One poll (the backfill), then nothing changes: the pushed values
 		// can be compared with a scrape.
-		"SMARTASSIST_POLL_INTERVAL": "1h", "SMARTASSIST_FULL_SCAN_INTERVAL": "1h",
+		"SMARTASSIST_POLL_INTERVAL": "1h", "SMARTASSIST_RECHECK_2H_PERIOD": "1h",
 		"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http://" + grpcAddr,
 		"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "grpc",
 		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT":  "http://" + httpAddr + "/v1/traces",
@@ -459,7 +459,7 @@ func TestOTLPIntoPrometheus3(t *testing.T) {
 	})
 	e := startExporter(t, map[string]string{
 		"SMARTASSIST_STATE_PATH":    filepath.Join(t.TempDir(), "demo.db"),
-		"SMARTASSIST_POLL_INTERVAL": "1h", "SMARTASSIST_FULL_SCAN_INTERVAL": "1h",
+		"SMARTASSIST_POLL_INTERVAL": "1h", "SMARTASSIST_RECHECK_2H_PERIOD": "1h",
 		"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http://" + addr + "/api/v1/otlp/v1/metrics",
 		"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "http/protobuf",
 		"OTEL_METRIC_EXPORT_INTERVAL":         "500",

@@ -171,7 +171,7 @@ func proveQueries(t *testing.T, prometheus, promtoolPath string) {
 
 	e := startExporter(t, map[string]string{
 		"SMARTASSIST_STATE_PATH": filepath.Join(t.TempDir(), "demo.db"), "SMARTASSIST_POLL_INTERVAL": "1s",
-		"SMARTASSIST_FULL_SCAN_INTERVAL": "10s", "SMARTASSIST_EXEMPLARS": "true",
+		"SMARTASSIST_RECHECK_2H_PERIOD": "10s", "SMARTASSIST_EXEMPLARS": "true",
 	}, "-demo")
 	// A second account whose live state comes from Queue Size (as on a
 	// tenant without Queue Performance): the live gauges only that source
@@ -179,7 +179,7 @@ func proveQueries(t *testing.T, prometheus, promtoolPath string) {
 	// as the ones only Queue Performance gives (overdue, load) do above.
 	e2 := startExporter(t, map[string]string{
 		"SMARTASSIST_STATE_PATH": filepath.Join(t.TempDir(), "demo2.db"), "SMARTASSIST_POLL_INTERVAL": "5s",
-		"SMARTASSIST_FULL_SCAN_INTERVAL": "1m", "SMARTASSIST_LIVE_SOURCE": "queue_size", "SMARTASSIST_LIVE_INTERVAL": "5s",
+		"SMARTASSIST_RECHECK_2H_PERIOD": "1m", "SMARTASSIST_LIVE_SOURCE": "queue_size", "SMARTASSIST_LIVE_INTERVAL": "5s",
 	}, "-demo")
 
 	dir := t.TempDir()

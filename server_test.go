@@ -145,7 +145,7 @@ func TestServerFailureStopsPolling(t *testing.T) {
 	t.Setenv("SMARTASSIST_CLIENT_ID", testClientID)
 	t.Setenv("SMARTASSIST_CLIENT_SECRET", testSecret)
 	t.Setenv("SMARTASSIST_POLL_INTERVAL", "1s")
-	t.Setenv("SMARTASSIST_FULL_SCAN_INTERVAL", "1s")
+	t.Setenv("SMARTASSIST_RECHECK_2H_PERIOD", "1s")
 	t.Setenv("SMARTASSIST_STATE_PATH", filepath.Join(t.TempDir(), "state.db"))
 	cfg, err := config.Load()
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -81,68 +82,166 @@ func BenchmarkDecodeAndDedupe(b *testing.B) {
 	b.ReportMetric(float64(100*b.N)/b.Elapsed().Seconds(), "records/s")
 }
 
-type countingSink struct{ n int }
+// timingSink remembers when (on the simulated clock) each conversation was
+// counted.
+type timingSink struct {
+	now     func() time.Time
+	counted map[string]time.Time
+	n       int
+}
 
-func (c *countingSink) Observe(*conversation.Conversation) { c.n++ }
-func (c *countingSink) SetOpen(map[string]int)             {}
+func (c *timingSink) Observe(conv *conversation.Conversation) {
+	c.n++
+	c.counted[conv.Key()] = c.now()
+}
+func (c *timingSink) SetOpen(map[string]int) {}
+
+// economyCase is one API-economy run.
+type economyCase struct {
+	lookback time.Duration
+	profile  simulator.Profile
+	polls    int  // one a minute, after the backfill
+	noList   bool // the List of Conversations API answers 404
+}
 
 // economy runs polls on a fake clock and reports API requests against the
-// minimum needed to read the records those polls returned.
-func economy(b *testing.B, lookback time.Duration, perHour float64, polls int) {
+// minimum needed to read the records those polls returned, and how long
+// after the API reported a conversation finished it was counted.
+func economy(b *testing.B, ec economyCase) {
 	for i := 0; i < b.N; i++ {
 		t0 := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
 		clock := &fakeClock{t: t0}
 		sim := simulator.New(simulator.Options{AccountID: "acc", StreamID: "st", ClientID: "cs-1", ClientSecret: "secret", Seed: 3, Now: clock.Now})
+		sim.SetListDisabled(ec.noList)
 		srv := httptest.NewServer(sim)
-		profile := simulator.Profile{PerHour: perHour, OpenShare: 0.5}
-		sim.Generate(t0.Add(-lookback-time.Hour), t0, profile)
+		all := map[string]*simulator.Conversation{}
+		remember := func(cs []*simulator.Conversation) {
+			for _, c := range cs {
+				all[c.Key()] = c
+			}
+		}
+		remember(sim.Generate(t0.Add(-ec.lookback-time.Hour), t0, ec.profile))
 		state, err := OpenState(filepath.Join(b.TempDir(), fmt.Sprintf("state-%d.db", i)))
 		if err != nil {
 			b.Fatal(err)
 		}
 		reg := prometheus.NewRegistry()
-		p := New(Options{
-			Upstream: newTestUpstream(b, srv.URL, reg, clock.Now, 1e7),
-			Client:   ClientConfig{AccountID: "acc", StreamID: "st", Endpoint: "calldetails"},
-			State:    state, Sink: &countingSink{}, Registerer: reg, Log: quiet, Now: clock.Now,
-			Poll: PollerConfig{Interval: time.Minute, Lookback: lookback, RecentWindow: 30 * time.Minute,
-				FullScanInterval: 15 * time.Minute, SweepRequests: SweepRequestsFor(50, time.Minute)},
-		})
+		sink := &timingSink{now: clock.Now, counted: map[string]time.Time{}}
+		p := New(economyOptions(b, srv.URL, reg, clock.Now, state, sink, ec.lookback))
 
 		// The first poll is the backfill of the whole lookback.
 		first := p.Poll(context.Background())
 		b.ReportMetric(float64(first.Requests), "backfill-requests")
 		b.ReportMetric(float64(first.Requests)/float64(first.MinimumRequests), "backfill-requests/minimum")
 		b.ReportMetric(float64(first.Splits), "backfill-splits")
-		var reqs, minimum, records, counted, maxReqs int
-		for k := 0; k < polls; k++ {
+		steadyFrom := clock.Now()
+		var reqs, minimum, records, counted, maxReqs, list, narrow, tiers int
+		for k := 0; k < ec.polls; k++ {
 			before := clock.Now()
 			clock.Advance(time.Minute)
-			sim.Generate(before, clock.Now(), profile)
+			remember(sim.Generate(before, clock.Now(), ec.profile))
 			r := p.Poll(context.Background())
 			reqs += r.Requests
 			records += r.Records
 			counted += r.Counted
 			minimum += r.MinimumRequests
 			maxReqs = max(maxReqs, r.Requests)
+			list += r.ListRequests
+			narrow += r.CloseRequests
+			tiers += r.TierRequests
 		}
-		if polls > 0 {
-			b.ReportMetric(float64(reqs)/float64(polls), "steady-requests/poll")
+		if ec.polls > 0 {
+			b.ReportMetric(float64(reqs)/float64(ec.polls), "steady-requests/poll")
+			b.ReportMetric(float64(list)/float64(ec.polls), "list-requests/poll")
+			b.ReportMetric(float64(narrow)/float64(ec.polls), "narrow-requests/poll")
+			b.ReportMetric(float64(tiers)/float64(ec.polls), "tier-requests/poll")
 			b.ReportMetric(float64(maxReqs), "steady-max-requests/poll")
-			b.ReportMetric(float64(reqs)/float64(minimum), "steady-requests/minimum")
-			b.ReportMetric(float64(records)/float64(polls), "steady-records-read/poll")
-			b.ReportMetric(float64(counted)/float64(polls), "steady-new/poll")
+			b.ReportMetric(float64(reqs)/float64(max(minimum, 1)), "steady-requests/minimum")
+			b.ReportMetric(float64(records)/float64(ec.polls), "steady-records-read/poll")
+			b.ReportMetric(float64(counted)/float64(ec.polls), "steady-new/poll")
 		}
+		// Latency from "the API reports it finished" to "counted", for
+		// conversations that finished in the steady state: those the
+		// exporter had seen open (closes) and the others (first seen
+		// finished), and what finished but is still not counted.
+		var closes, others []time.Duration
+		missed := 0
+		end := clock.Now()
+		for key, c := range all {
+			if c.Broken != "" || c.FinishedFrom.Before(steadyFrom) || c.FinishedFrom.After(end.Add(-10*time.Minute)) || c.Start.Before(end.Add(-ec.lookback)) {
+				continue
+			}
+			at, ok := sink.counted[key]
+			if !ok {
+				missed++
+				continue
+			}
+			lat := max(at.Sub(c.FinishedFrom), 0)
+			if !c.OpenFrom.IsZero() && c.OpenFrom.Before(steadyFrom) {
+				closes = append(closes, lat)
+			} else {
+				others = append(others, lat)
+			}
+		}
+		reportLatency(b, "close", closes)
+		reportLatency(b, "first-seen", others)
+		b.ReportMetric(float64(missed), "missed")
 		state.Close()
 		srv.Close()
 	}
 }
 
+func reportLatency(b *testing.B, name string, ds []time.Duration) {
+	if len(ds) == 0 {
+		return
+	}
+	slices.Sort(ds)
+	q := func(f float64) float64 { return ds[min(len(ds)-1, int(f*float64(len(ds))))].Seconds() }
+	b.ReportMetric(q(0.5), name+"-p50-s")
+	b.ReportMetric(q(0.99), name+"-p99-s")
+	b.ReportMetric(ds[len(ds)-1].Seconds(), name+"-max-s")
+	b.ReportMetric(float64(len(ds)), name+"-n")
+}
+
 // BenchmarkAPIEconomySteady: a 2 h lookback at 1000 conversations an hour,
 // one poll a minute for an hour after the backfill.
-func BenchmarkAPIEconomySteady(b *testing.B) { economy(b, 2*time.Hour, 1000, 60) }
+func BenchmarkAPIEconomySteady(b *testing.B) {
+	economy(b, economyCase{lookback: 2 * time.Hour, profile: simulator.Profile{PerHour: 1000, OpenShare: 0.5}, polls: 60})
+}
 
 // BenchmarkAPIEconomyBackfill7d: a first start with a 7-day lookback at
-// 300 conversations an hour (~50k records), then an hour of polls in which
-// the sweep re-reads the week within the budget's share.
-func BenchmarkAPIEconomyBackfill7d(b *testing.B) { economy(b, 7*24*time.Hour, 300, 60) }
+// 300 conversations an hour (~50k records), then an hour of polls.
+func BenchmarkAPIEconomyBackfill7d(b *testing.B) {
+	economy(b, economyCase{lookback: 7 * 24 * time.Hour, profile: simulator.Profile{PerHour: 300, OpenShare: 0.5}, polls: 60})
+}
+
+// week is issue 9's case: a 7-day lookback at 1000 conversations an hour,
+// 3 % of them open for 1–48 h, one poll a minute for an hour of steady
+// state after the backfill.
+var week = economyCase{lookback: 7 * 24 * time.Hour, polls: 60,
+	profile: simulator.Profile{PerHour: 1000, OpenShare: 0.5, LongOpenShare: 0.03}}
+
+// BenchmarkAPIEconomyWeek: issue 9's case with the List of Conversations API.
+func BenchmarkAPIEconomyWeek(b *testing.B) { economy(b, week) }
+
+// BenchmarkAPIEconomyWeekNoList: the same where the List of Conversations
+// API answers 404.
+func BenchmarkAPIEconomyWeekNoList(b *testing.B) {
+	ec := week
+	ec.noList = true
+	economy(b, ec)
+}
+
+func economyOptions(b *testing.B, url string, reg *prometheus.Registry, now func() time.Time, state *State, sink Sink, lookback time.Duration) Options {
+	return Options{
+		Upstream: newTestUpstream(b, url, reg, now, 1e7),
+		Client:   ClientConfig{AccountID: "acc", StreamID: "st", Endpoint: "calldetails"},
+		State:    state, Sink: sink, Registerer: reg, Log: quiet, Now: now, UseOpenList: true,
+		Poll: PollerConfig{Interval: time.Minute, Lookback: lookback, RecentWindow: DefaultRecentWindow, RequestsPerPoll: 40},
+	}
+}
+
+type countingSink struct{ n int }
+
+func (c *countingSink) Observe(*conversation.Conversation) { c.n++ }
+func (c *countingSink) SetOpen(map[string]int)             {}

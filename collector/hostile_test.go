@@ -35,9 +35,8 @@ func hostilePoller(t *testing.T, pages PageSource, now time.Time) (*Poller, *rec
 	t.Cleanup(func() { state.Close() })
 	sink := newRecordingSink()
 	p := New(Options{Pages: pages, State: state, Sink: sink, Registerer: prometheus.NewRegistry(), Log: quiet,
-		Now: func() time.Time { return now },
-		Poll: PollerConfig{Interval: time.Minute, Lookback: 2 * time.Hour, RecentWindow: 30 * time.Minute,
-			FullScanInterval: 15 * time.Minute, SweepRequests: 25}})
+		Now:  func() time.Time { return now },
+		Poll: PollerConfig{Interval: time.Minute, Lookback: 2 * time.Hour, RecentWindow: 30 * time.Minute, RequestsPerPoll: 25}})
 	return p, sink
 }
 
@@ -132,9 +131,8 @@ func TestBadStartCountedByReason(t *testing.T) {
 	defer state.Close()
 	sink := newRecordingSink()
 	p := New(Options{Pages: pages, State: state, Sink: sink, Registerer: prometheus.NewRegistry(), Log: quiet,
-		Now: func() time.Time { return now },
-		Poll: PollerConfig{Interval: time.Minute, Lookback: 2 * time.Hour, RecentWindow: 30 * time.Minute,
-			FullScanInterval: 15 * time.Minute, SweepRequests: 25}})
+		Now:  func() time.Time { return now },
+		Poll: PollerConfig{Interval: time.Minute, Lookback: 2 * time.Hour, RecentWindow: 30 * time.Minute, RequestsPerPoll: 25}})
 	if r := p.Poll(context.Background()); !r.Complete {
 		t.Fatalf("poll %+v", r)
 	}

@@ -4,11 +4,11 @@
 // The API is an event log queried by session start time, with pages that may
 // shift, records that show up late and conversations listed before they end.
 // The poller therefore re-reads: a first start reads the whole lookback;
-// then every poll reads the recent window (since the watermark minus
-// SMARTASSIST_RECENT_WINDOW) and advances a sweep that re-reads the rest of
-// the lookback within a share of the API budget, one sweep every
-// SMARTASSIST_FULL_SCAN_INTERVAL. The state file decides what is new;
-// re-reading only ever costs API requests, never a double count.
+// then every poll reads the head (since the watermark minus
+// SMARTASSIST_RECENT_WINDOW) and re-reads older starts by value (see
+// recheck.go): the narrow windows of known-open conversations that closed,
+// and age tiers, each re-read once per period. The state file decides what
+// is new; re-reading only ever costs API requests, never a double count.
 package collector
 
 import (
@@ -27,6 +27,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/smartassist-exporter/smartassist_exporter/conversation"
+	"github.com/smartassist-exporter/smartassist_exporter/openlist"
 	"github.com/smartassist-exporter/smartassist_exporter/upstream"
 )
 
@@ -44,20 +45,16 @@ type Sink interface {
 
 // PollerConfig is what the poll loop needs of the configuration.
 type PollerConfig struct {
-	Interval         time.Duration
-	Lookback         time.Duration
-	RecentWindow     time.Duration
-	FullScanInterval time.Duration
-	// SweepRequests bounds the requests one poll spends on the sweep of
-	// the lookback (see SweepRequestsFor).
-	SweepRequests int
-}
-
-// SweepRequestsFor is the sweep's share of a poll: half of the requests the
-// budget allows per poll interval (at least 5), leaving the rest for the
-// recent window and retries.
-func SweepRequestsFor(perMinute float64, interval time.Duration) int {
-	return max(5, int(perMinute*interval.Minutes()/2))
+	Interval time.Duration
+	Lookback time.Duration
+	// RecentWindow is how far before the last complete read the head read
+	// of every poll starts.
+	RecentWindow time.Duration
+	// Tiers are the age tiers re-read by period; nil means DefaultTiers.
+	Tiers []Tier
+	// RequestsPerPoll bounds what one poll plans to spend on re-reads; 0
+	// sizes it every poll from the budget other sources left unreserved.
+	RequestsPerPoll int
 }
 
 // Sizing of query windows. A window is sized from the observed density of
@@ -91,9 +88,12 @@ type Poller struct {
 	mu       sync.Mutex // guards watermark for the lag gauge
 	readUpTo time.Time  // watermark, advanced live during a scan
 
-	lastFull time.Time // when the last complete read of the whole lookback began
-	sweep    *sweep    // the sweep under way, if any
-	density  float64   // conversations per second of session start; -1 = not yet known
+	budget  *upstream.Budget // the shared budget, re-read every poll; nil in some tests
+	fresh   *freshness       // the re-reads by value: tiers, closes, fallback
+	density float64          // conversations per second of session start; -1 = not yet known
+	// narrow is set while narrow windows are read: they are chosen for
+	// holding a conversation, so they say nothing of the density.
+	narrow bool
 }
 
 // Options is everything a call-details poller needs. New wires the
@@ -112,28 +112,44 @@ type Options struct {
 	Sink       Sink
 	Registerer prometheus.Registerer
 	Poll       PollerConfig
-	Log        *slog.Logger
+	// OpenList, when set, replaces the List of Conversations client built
+	// from Upstream when UseOpenList is set.
+	OpenList OpenLister
+	// UseOpenList reads the List of Conversations API to see closes
+	// (SMARTASSIST_OPEN_LIST).
+	UseOpenList bool
+	Log         *slog.Logger
 	// Now is the clock (time.Now when nil); tests simulate it.
 	Now func() time.Time
 }
 
-// New builds the poller and registers its metrics. A zero
-// Poll.SweepRequests is sized from the budget the upstream client shares
-// (what other sources have not reserved).
+// New builds the poller and registers its metrics.
 func New(o Options) *Poller {
 	pages := o.Pages
 	if pages == nil {
 		pages = NewClient(o.Client, o.Upstream)
 	}
-	if o.Poll.SweepRequests == 0 && o.Upstream != nil {
-		o.Poll.SweepRequests = SweepRequestsFor(o.Upstream.Budget().Unreserved(), o.Poll.Interval)
-	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Poll.Tiers == nil {
+		o.Poll.Tiers = DefaultTiers
+	}
+	lister := o.OpenList
+	if lister == nil && o.UseOpenList && o.Upstream != nil {
+		lister = openlist.New(openlist.Config{StreamID: o.Client.StreamID}, o.Upstream)
+	}
+	if !o.UseOpenList {
+		lister = nil
+	}
 	p := &Poller{pages: pages, state: o.State, sink: o.Sink, cfg: o.Poll, log: o.Log, now: o.Now, density: -1}
+	if o.Upstream != nil {
+		p.budget = o.Upstream.Budget()
+	}
+	p.fresh = newFreshness(o.Poll.Tiers, o.Poll.Lookback, lister, o.Now())
 	p.readUpTo = o.State.Watermark()
 	p.metrics = newPollMetrics(o.Registerer, o.Poll.Interval, p.Lag)
+	p.metrics.openListAvailable.Set(map[bool]float64{true: 1, false: 0}[lister != nil])
 	return p
 }
 
@@ -183,11 +199,16 @@ func (p *Poller) Run(ctx context.Context) {
 // PollResult says what one poll did.
 type PollResult struct {
 	Scan     string // ScanFull (the backfill of a first start) or ScanRecent
-	Requests int
-	Records  int
-	Counted  int
-	Open     int
-	Splits   int
+	Requests int    // every request of the poll, listing included
+	// ListRequests is the part of Requests spent on the List of
+	// Conversations API, CloseRequests on narrow re-reads of known-open
+	// conversations (closes, or the fallback's re-checks), TierRequests on
+	// the age tiers; the rest is the head read.
+	ListRequests, CloseRequests, TierRequests int
+	Records                                   int
+	Counted                                   int
+	Open                                      int
+	Splits                                    int
 	// MinimumRequests is what reading the same records would cost with
 	// every page full: the sum over the poll's scans of ⌈records / 100⌉.
 	MinimumRequests int
@@ -195,23 +216,11 @@ type PollResult struct {
 	Complete bool
 }
 
-// sweep is a re-read of the whole lookback spread over polls: each poll
-// advances it by at most PollerConfig.SweepRequests, so that a long lookback
-// (up to 7 days) is re-read within the API budget while every poll still
-// reads the recent window.
-type sweep struct {
-	began    time.Time // a complete sweep counts as a full read as of then
-	cursor   time.Time // the next session start to read
-	to       time.Time // the start of the recent window when the sweep began
-	complete bool      // every window so far was read completely
-	requests int
-}
-
 // Poll runs one poll. On a first start (nothing read yet) it reads the
-// whole lookback: the backfill. Otherwise it reads the recent window, from
-// the watermark minus the recent window (so a failed poll or downtime is
-// covered), then advances the sweep of the older part of the lookback. It
-// ends by pruning the state and publishing the open conversations.
+// whole lookback: the backfill. Otherwise it reads the head, from the
+// watermark minus the recent window (so a failed poll or downtime is
+// covered), then the re-reads of older starts (recheck). It ends by
+// pruning the state and publishing the open conversations.
 func (p *Poller) Poll(ctx context.Context) PollResult {
 	began := p.now()
 	lookbackStart := began.Add(-p.cfg.Lookback).Truncate(time.Second)
@@ -233,7 +242,7 @@ func (p *Poller) Poll(ctx context.Context) PollResult {
 	main := p.scan(ctx, kind, from, to, 0)
 	if main.complete {
 		if kind == ScanFull {
-			p.lastFull = began
+			p.fresh.backfilled(began)
 		}
 		if err := p.state.SetWatermark(to); err != nil {
 			main.complete = false
@@ -243,10 +252,10 @@ func (p *Poller) Poll(ctx context.Context) PollResult {
 	res := PollResult{Scan: kind, Complete: true}
 	res.add(main)
 	if kind == ScanRecent && ctx.Err() == nil {
-		if sw, ok := p.sweepStep(ctx, began, lookbackStart, from); ok {
-			res.add(sw)
-			span.SetAttributes(attribute.String("smartassist.sweep.cursor", p.sweepCursor().UTC().Format(time.RFC3339)))
-		}
+		re, listRequests := p.recheck(ctx, began, lookbackStart, from, res.Requests, &res)
+		res.add(re)
+		res.Requests += listRequests
+		res.ListRequests = listRequests
 	}
 	span.SetAttributes(
 		attribute.Int("smartassist.requests", res.Requests),
@@ -294,54 +303,6 @@ func (r *PollResult) add(s scanResult) {
 	r.Complete = r.Complete && s.complete
 }
 
-// sweepStep starts a sweep when one is due (every FullScanInterval after
-// the last complete full read, at once after a restart) and advances it by
-// at most SweepRequests. It reads starts older than the recent window.
-func (p *Poller) sweepStep(ctx context.Context, now, lookbackStart, recentFrom time.Time) (scanResult, bool) {
-	if p.sweep == nil {
-		if !p.lastFull.IsZero() && now.Sub(p.lastFull) < p.cfg.FullScanInterval {
-			return scanResult{}, false
-		}
-		p.sweep = &sweep{began: now, cursor: lookbackStart, to: recentFrom.Add(-time.Second), complete: true}
-	}
-	s := p.sweep
-	if s.cursor.Before(lookbackStart) {
-		s.cursor = lookbackStart // the lookback moved past a slow sweep
-	}
-	var res scanResult
-	stepped := false
-	if !s.cursor.After(s.to) {
-		res = p.scan(ctx, ScanSweep, s.cursor, s.to, max(p.cfg.SweepRequests, 1))
-		s.cursor = res.next
-		s.complete = s.complete && res.complete
-		s.requests += res.requests
-		stepped = true
-	}
-	if s.cursor.After(s.to) && ctx.Err() == nil {
-		if s.complete {
-			p.lastFull = s.began
-		}
-		// An incomplete sweep leaves lastFull: the next poll starts another.
-		// One with nothing to read (the recent window spans the lookback)
-		// is not news.
-		lvl := slog.LevelInfo
-		if s.requests == 0 {
-			lvl = slog.LevelDebug
-		}
-		p.log.Log(ctx, lvl, "lookback sweep done", "complete", s.complete, "requests", s.requests,
-			"duration", now.Sub(s.began).Round(time.Second))
-		p.sweep = nil
-	}
-	return res, stepped
-}
-
-func (p *Poller) sweepCursor() time.Time {
-	if p.sweep == nil {
-		return time.Time{}
-	}
-	return p.sweep.cursor
-}
-
 // afterPoll forgets what left the lookback and publishes the open snapshot.
 func (p *Poller) afterPoll(lookbackStart time.Time) {
 	_, expired, err := p.state.Prune(lookbackStart.Add(-stateMargin))
@@ -358,6 +319,11 @@ func (p *Poller) afterPoll(lookbackStart time.Time) {
 	for _, e := range open {
 		// Between lookback start and the prune margin an entry is kept but
 		// no longer shown as open: it is outside what the exporter watches.
+		// One the List of Conversations API shows closed is not open any
+		// more, though call details may take minutes to report it finished.
+		if _, closed := p.fresh.closing[e.Key]; closed {
+			continue
+		}
 		if !e.Start.Before(lookbackStart) {
 			byChannel[e.Channel]++
 		}
@@ -463,7 +429,9 @@ func (p *Poller) readWindow(ctx context.Context, w Window, res *scanResult) erro
 		}
 		n += pg.Len
 		if pg.Len < PageLimit {
-			p.learnDensity(n, w)
+			if !p.narrow {
+				p.learnDensity(n, w)
+			}
 			return nil
 		}
 	}

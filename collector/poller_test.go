@@ -72,8 +72,7 @@ func newRig(t *testing.T, start time.Time, failureRate float64) *testRig {
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	return &testRig{clock: clock, sim: sim, url: srv.URL,
-		cfg: PollerConfig{Interval: time.Minute, Lookback: 2 * time.Hour, RecentWindow: 30 * time.Minute, FullScanInterval: 15 * time.Minute,
-			SweepRequests: SweepRequestsFor(1500, time.Minute)}}
+		cfg: PollerConfig{Interval: time.Minute, Lookback: 2 * time.Hour, RecentWindow: 30 * time.Minute}}
 }
 
 func (r *testRig) poller(t *testing.T, state *State, sink Sink) *Poller {
@@ -82,6 +81,7 @@ func (r *testRig) poller(t *testing.T, state *State, sink Sink) *Poller {
 		Upstream: newTestUpstream(t, r.url, r.reg, r.clock.Now, 60000),
 		Client:   ClientConfig{AccountID: "acc", StreamID: "st", Endpoint: "calldetails", TimezoneOffset: -330},
 		State:    state, Sink: sink, Registerer: r.reg, Poll: r.cfg, Log: quiet, Now: r.clock.Now,
+		UseOpenList: true,
 	})
 	r.metrics = p.metrics
 	return p
@@ -126,6 +126,7 @@ func TestPollerExactlyOnce(t *testing.T) {
 	state := openTestState(t, statePath)
 	sinks := []*recordingSink{newRecordingSink()}
 	p := rig.poller(t, state, sinks[0])
+	firstMetrics := rig.metrics // the burst is read (and split) before the restart
 	ctx := context.Background()
 	firstPoll := rig.clock.Now()
 	for minute := 0; minute < minutes; minute++ {
@@ -140,17 +141,16 @@ func TestPollerExactlyOnce(t *testing.T) {
 		rig.clock.Advance(time.Minute)
 		rig.sim.Generate(before, rig.clock.Now(), profile)
 	}
-	// End with a whole sweep of the lookback so that everything due is seen.
-	p.lastFull, p.sweep = time.Time{}, nil
-	for p.Poll(ctx); p.sweep != nil; p.Poll(ctx) {
-	}
+	// End with a whole re-read of the lookback so that everything due is seen.
+	recheckAllNow(p)
+	p.Poll(ctx)
 	lastPoll := rig.clock.Now()
 	defer state.Close()
 
 	if got := testutil.ToFloat64(rig.metrics.up); got != 1 {
 		t.Errorf("smartassist_up = %v after the final poll", got)
 	}
-	if splits := testutil.ToFloat64(rig.metrics.windowSplits); splits < 1 {
+	if splits := testutil.ToFloat64(firstMetrics.windowSplits) + testutil.ToFloat64(rig.metrics.windowSplits); splits < 1 {
 		t.Errorf("no window split, though %d conversations started within two minutes", len(burst))
 	}
 	observed := map[string]int{}
@@ -191,7 +191,8 @@ func TestPollerExactlyOnce(t *testing.T) {
 	}
 	wantOpen := 0
 	for _, c := range open {
-		if !c.Start.Before(lastPoll.Add(-rig.cfg.Lookback)) && c.Broken == "" {
+		// Open in call details, and not yet shown closed by the list.
+		if !c.Start.Before(lastPoll.Add(-rig.cfg.Lookback)) && c.Broken == "" && c.ListStatusAt(lastPoll) != "CLOSED" {
 			wantOpen++
 		}
 	}
@@ -275,20 +276,27 @@ func TestWindowSplitting(t *testing.T) {
 	}
 }
 
-// TestSweepSpreadsTheLookback: with a 7-day lookback (2 days under
-// -short), after the backfill each poll spends at most its share on
-// re-reading the week, and a conversation that turns up finished three
-// days after its start (3/7 of the lookback) is counted within one sweep.
-func TestSweepSpreadsTheLookback(t *testing.T) {
+// recheckAllNow makes the next poll re-read every tier whole and list the
+// open conversations.
+func recheckAllNow(p *Poller) {
+	p.fresh.listWait = 0
+	for _, tp := range p.fresh.tiers {
+		tp.began = time.Time{}
+		tp.tier.Period = time.Second
+	}
+}
+
+// TestTiersSpreadTheLookback: with a 7-day lookback, after the backfill
+// each poll spends about its tiers' share on re-reading the week, and a
+// conversation that turns up finished three days after its start is
+// counted within the oldest tier's period (shortened here to keep the
+// test fast).
+func TestTiersSpreadTheLookback(t *testing.T) {
 	t0 := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
 	rig := newRig(t, t0, 0)
-	// 7 days (the API's limit); 2 under -short, still 3 sweep steps.
-	rig.cfg.Lookback = MaxWindow
-	if testing.Short() {
-		rig.cfg.Lookback = 2 * 24 * time.Hour
-	}
-	rig.cfg.SweepRequests = SweepRequestsFor(50, time.Minute) // 25
-	generated := rig.sim.Generate(t0.Add(-rig.cfg.Lookback), t0, simulator.Profile{PerHour: 150})
+	rig.cfg.Lookback = 7 * 24 * time.Hour
+	rig.cfg.Tiers = []Tier{{"2h", 2 * time.Hour, 5 * time.Minute}, {"1d", 24 * time.Hour, 20 * time.Minute}, {"7d", 7 * 24 * time.Hour, 40 * time.Minute}}
+	generated := rig.sim.Generate(t0.Add(-7*24*time.Hour), t0, simulator.Profile{PerHour: 150})
 	state := openTestState(t, filepath.Join(t.TempDir(), "state.db"))
 	defer state.Close()
 	sink := newRecordingSink()
@@ -300,27 +308,40 @@ func TestSweepSpreadsTheLookback(t *testing.T) {
 	late := &simulator.Conversation{ID: "c-late-three-days", SessionID: "late01", Channel: "System Mail", Direction: "Inbound",
 		Status: "CLOSED", Start: t0.Add(-rig.cfg.Lookback * 3 / 7), End: t0.Add(-rig.cfg.Lookback*3/7 + time.Hour)} // 3 days of 7
 	rig.sim.Add(late)
-	// The sweep re-reads ~backfill.Requests in steps of 25, once the full-
-	// scan interval (15 min) has passed since the backfill.
-	maxPolls := 15 + backfill.Requests/rig.cfg.SweepRequests + 3
+	// The 7d tier re-reads ~6 days (~backfill.Requests·6/7 requests) over
+	// its 40 minutes, starting a tenth of the period ahead of schedule:
+	// a tenth of that in the first poll, then a 40th a poll; plus a
+	// window's pages of rounding for each tier.
+	perPoll := backfill.Requests/10 + 3*(MaxPageIndex+1)
+	maxPolls := 3 + 2*40 + 1
+	turnedUp := time.Time{}
 	for i := 1; i <= maxPolls && sink.observed[late.Key()] == 0; i++ {
 		rig.clock.Advance(time.Minute)
 		if i == 3 {
 			late.FinishedFrom = rig.clock.Now() // it turns up now
+			turnedUp = late.FinishedFrom
 		}
 		r := p.Poll(context.Background())
-		// The recent window (~30 min here) costs a request or two; the
-		// sweep its share, plus at most one window's pages past it.
-		if limit := 3 + rig.cfg.SweepRequests + MaxPageIndex + 1; r.Requests > limit {
-			t.Fatalf("poll %d spent %d requests, more than %d", i, r.Requests, limit)
+		if r.Requests > perPoll {
+			t.Fatalf("poll %d spent %d requests, more than %d", i, r.Requests, perPoll)
 		}
 	}
 	if sink.observed[late.Key()] != 1 {
 		t.Fatalf("a conversation that finished 3 days after its start was not counted within %d polls", maxPolls)
 	}
+	if waited := rig.clock.Now().Sub(turnedUp); waited > 40*time.Minute+time.Minute {
+		t.Errorf("counted %s after it turned up, more than the 7d tier's period of 40m", waited)
+	}
 	for k, n := range sink.observed {
 		if n > 1 {
 			t.Errorf("%s observed %d times", k, n)
+		}
+	}
+	for _, tier := range []string{"2h", "1d", "7d"} {
+		age := testutil.ToFloat64(rig.metrics.recheckAge.WithLabelValues(tier))
+		period := testutil.ToFloat64(rig.metrics.recheckPeriod.WithLabelValues(tier))
+		if period == 0 || age > 2*period {
+			t.Errorf("tier %s: recheck age %vs, period %vs: the tier falls behind", tier, age, period)
 		}
 	}
 }

@@ -36,7 +36,7 @@ const InvalidBadStartTime = conversation.InvalidStartTime
 const (
 	ScanRecent = "recent" // the recent window (and a step of the sweep), every poll
 	ScanFull   = "full"   // the whole lookback at once: the backfill of a first start
-	ScanSweep  = "sweep"  // a step of the spread-out re-read of the lookback (logs only)
+	ScanSweep  = "sweep"  // a step of a tier's rolling re-read (logs only)
 )
 
 // PollMetrics are the exporter's own metrics about polling the call-details
@@ -52,6 +52,10 @@ type PollMetrics struct {
 	stateEntries   *prometheus.GaugeVec
 	pollInterval   prometheus.Gauge
 	lag            prometheus.GaugeFunc
+
+	recheckAge        *prometheus.GaugeVec
+	recheckPeriod     *prometheus.GaugeVec
+	openListAvailable prometheus.Gauge
 }
 
 // newPollMetrics registers the poller's metrics. lag is read at scrape time.
@@ -98,6 +102,18 @@ func newPollMetrics(reg prometheus.Registerer, pollInterval time.Duration, lag f
 			Namespace: namespace, Subsystem: "exporter", Name: "lag_seconds",
 			Help: "smartassist_exporter: how far behind the exporter is: now minus the time up to which every conversation start has been read.",
 		}, func() float64 { return lag().Seconds() }),
+		recheckAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Subsystem: "exporter", Name: "recheck_age_seconds",
+			Help: "smartassist_exporter: how stale the re-reading of older starts is, by tier (2h, 1d, 7d: time since the last complete re-read of the tier began; open: time since the last complete listing of open conversations, or in the fallback since the least recently re-checked known-open one).",
+		}, []string{"tier"}),
+		recheckPeriod: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: namespace, Subsystem: "exporter", Name: "recheck_period_seconds",
+			Help: "smartassist_exporter: the period each tier is meant to be re-read in (recheck_age_seconds stays under twice this when the budget suffices).",
+		}, []string{"tier"}),
+		openListAvailable: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Subsystem: "exporter", Name: "open_list_available",
+			Help: "smartassist_exporter: 1 if closes are seen through the List of Conversations API, 0 if it is disabled or absent (404/403) and known-open conversations are re-checked in narrow call-details windows.",
+		}),
 	}
 	m.pollInterval.Set(pollInterval.Seconds())
 	for _, r := range []string{ResultCounted, ResultDuplicate, ResultOpen, ResultInvalid, ResultExpired} {
@@ -113,6 +129,7 @@ func newPollMetrics(reg prometheus.Registerer, pollInterval time.Duration, lag f
 		m.stateEntries.WithLabelValues(k)
 	}
 	reg.MustRegister(m.up, m.lastSuccess, m.records, m.invalidRecords,
-		m.pollDuration, m.windowSplits, m.openExpired, m.stateEntries, m.pollInterval, m.lag)
+		m.pollDuration, m.windowSplits, m.openExpired, m.stateEntries, m.pollInterval, m.lag,
+		m.recheckAge, m.recheckPeriod, m.openListAvailable)
 	return m
 }

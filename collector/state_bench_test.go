@@ -381,8 +381,7 @@ func BenchmarkStateBackfill7d(b *testing.B) {
 			Upstream: newTestUpstream(b, srv.URL, reg, clock.Now, 1e7),
 			Client:   ClientConfig{AccountID: "acc", StreamID: "st", Endpoint: "calldetails"},
 			State:    state, Sink: &countingSink{}, Registerer: reg, Log: quiet, Now: clock.Now,
-			Poll: PollerConfig{Interval: time.Minute, Lookback: lookback, RecentWindow: 30 * time.Minute,
-				FullScanInterval: 15 * time.Minute, SweepRequests: SweepRequestsFor(50, time.Minute)},
+			Poll: PollerConfig{Interval: time.Minute, Lookback: lookback, RecentWindow: 30 * time.Minute, RequestsPerPoll: 40},
 		})
 		began := time.Now()
 		r := p.Poll(context.Background())

@@ -53,10 +53,13 @@ type Config struct {
 	Token            Secret `envconfig:"TOKEN"`
 	Endpoint         string `envconfig:"ENDPOINT" default:"calldetails"`
 
-	PollInterval     time.Duration `envconfig:"POLL_INTERVAL" default:"1m"`
-	Lookback         time.Duration `envconfig:"LOOKBACK" default:"2h"`
-	FullScanInterval time.Duration `envconfig:"FULL_SCAN_INTERVAL" default:"15m"`
-	RecentWindow     time.Duration `envconfig:"RECENT_WINDOW" default:"30m"`
+	PollInterval time.Duration `envconfig:"POLL_INTERVAL" default:"1m"`
+	Lookback     time.Duration `envconfig:"LOOKBACK" default:"2h"`
+	// FullScanInterval is no longer used (the poller re-reads by age tier);
+	// kept as text so that a value left in an environment neither fails
+	// the start nor goes unnoticed: Warnings names it.
+	FullScanInterval string        `envconfig:"FULL_SCAN_INTERVAL"`
+	RecentWindow     time.Duration `envconfig:"RECENT_WINDOW" default:"3m"`
 	APIRateLimit     float64       `envconfig:"API_RATE_LIMIT" default:"50"`
 	RequestTimeout   time.Duration `envconfig:"REQUEST_TIMEOUT" default:"30s"`
 	TimezoneOffset   int           `envconfig:"TIMEZONE_OFFSET" default:"0"`
@@ -83,6 +86,12 @@ type Config struct {
 	Shrinkage           float64       `envconfig:"SHRINKAGE" default:"0.3"`
 	CapacityInterval    time.Duration `envconfig:"CAPACITY_INTERVAL" default:"30m"`
 	CapacitySettle      time.Duration `envconfig:"CAPACITY_SETTLE" default:"30m"`
+	// Re-reading by value (issue 9): the periods of the age tiers and the
+	// List of Conversations API for seeing closes.
+	Recheck2hPeriod time.Duration `envconfig:"RECHECK_2H_PERIOD" default:"5m"`
+	Recheck1dPeriod time.Duration `envconfig:"RECHECK_1D_PERIOD" default:"1h"`
+	Recheck7dPeriod time.Duration `envconfig:"RECHECK_7D_PERIOD" default:"12h"`
+	OpenList        bool          `envconfig:"OPEN_LIST" default:"true"`
 	// Live queue and agent state (issue 10).
 	LiveInterval OptionalInterval `envconfig:"LIVE_INTERVAL" default:"15s"`
 	LiveSource   string           `envconfig:"LIVE_SOURCE" default:"auto"`
@@ -239,10 +248,16 @@ func (c *Config) Validate() error {
 			Var("LOOKBACK"), hours(MaxLookback), MaxLookback/(24*time.Hour), c.Lookback)
 	}
 	if c.RecentWindow < time.Minute {
-		return fmt.Errorf("%s must be at least 1m (the platform reports conversations up to ~15m late), got %s", Var("RECENT_WINDOW"), c.RecentWindow)
+		return fmt.Errorf("%s must be at least 1m (window edges and clock skew), got %s", Var("RECENT_WINDOW"), c.RecentWindow)
 	}
-	if c.FullScanInterval < c.PollInterval {
-		return fmt.Errorf("%s must be at least %s (%s), got %s", Var("FULL_SCAN_INTERVAL"), Var("POLL_INTERVAL"), c.PollInterval, c.FullScanInterval)
+	for _, r := range []struct {
+		name   string
+		period time.Duration
+	}{{"RECHECK_2H_PERIOD", c.Recheck2hPeriod}, {"RECHECK_1D_PERIOD", c.Recheck1dPeriod}, {"RECHECK_7D_PERIOD", c.Recheck7dPeriod}} {
+		// A period shorter than the poll interval means every poll.
+		if r.period < time.Second || r.period > MaxLookback {
+			return fmt.Errorf("%s must be between 1s and 168h, got %s", Var(r.name), r.period)
+		}
 	}
 	if math.IsNaN(c.APIRateLimit) || c.APIRateLimit < MinAPIRateLimit || c.APIRateLimit > MaxAPIRateLimit {
 		return fmt.Errorf("%s must be requests per minute between %v and %v (the platform allows 60 per account, shared by all its users), got %v",
@@ -455,6 +470,10 @@ func (c *Config) Warnings() []string {
 	if u, err := url.Parse(c.BaseURL); err == nil && u.Scheme == "http" && !isLoopback(u.Hostname()) {
 		w = append(w, fmt.Sprintf("%s is plain http to %s: the JWT travels in clear text; use https", Var("BASE_URL"), u.Hostname()))
 	}
+	if c.FullScanInterval != "" {
+		w = append(w, fmt.Sprintf("%s is ignored: the exporter re-reads older conversations by age tier now (%s, %s, %s)",
+			Var("FULL_SCAN_INTERVAL"), Var("RECHECK_2H_PERIOD"), Var("RECHECK_1D_PERIOD"), Var("RECHECK_7D_PERIOD")))
+	}
 	return w
 }
 
@@ -565,7 +584,11 @@ func (c *Config) LogValue() slog.Value {
 		slog.String("auth", auth),
 		slog.Duration("poll_interval", c.PollInterval),
 		slog.Duration("lookback", c.Lookback),
-		slog.Duration("full_scan_interval", c.FullScanInterval),
+		slog.Duration("recent_window", c.RecentWindow),
+		slog.Duration("recheck_2h_period", c.Recheck2hPeriod),
+		slog.Duration("recheck_1d_period", c.Recheck1dPeriod),
+		slog.Duration("recheck_7d_period", c.Recheck7dPeriod),
+		slog.Bool("open_list", c.OpenList),
 		slog.Float64("api_rate_limit_per_minute", c.APIRateLimit),
 		slog.Int("timezone_offset", c.TimezoneOffset),
 		slog.String("state_path", c.StatePath),

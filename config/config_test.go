@@ -52,6 +52,8 @@ func TestDefaults(t *testing.T) {
 		c.APIRateLimit != 50 || c.TimezoneOffset != 0 || c.ListenAddress != DefaultListenAddress ||
 		c.StatePath != "data/smartassist_exporter.db" || c.LogLevel != "info" || c.LogFormat != "logfmt" ||
 		c.AgentMetrics || c.MaxQueues != 50 || c.MaxDispositions != 50 || c.MaxCampaigns != 50 ||
+		c.RecentWindow != 3*time.Minute || c.Recheck2hPeriod != 5*time.Minute || c.Recheck1dPeriod != time.Hour ||
+		c.Recheck7dPeriod != 12*time.Hour || !c.OpenList || c.FullScanInterval != "" ||
 		c.LiveInterval.Duration() != 15*time.Second || c.LiveSource != "auto" ||
 		c.Exemplars || c.NativeHistograms || c.ConversationURL != "" {
 		t.Errorf("defaults: %+v", c)
@@ -107,6 +109,8 @@ func TestAccepted(t *testing.T) {
 		"live off, tiny budget": {"SMARTASSIST_LIVE_INTERVAL": "off", "SMARTASSIST_API_RATE_LIMIT": "1"},
 		"exemplars":             {"SMARTASSIST_EXEMPLARS": "true", "SMARTASSIST_NATIVE_HISTOGRAMS": "true"},
 		"conversation link":     {"SMARTASSIST_CONVERSATION_URL": "https://smartassist.kore.ai/conversations/{{conversation_id}}?tab=details"},
+		"recheck periods":       {"SMARTASSIST_RECHECK_2H_PERIOD": "1s", "SMARTASSIST_RECHECK_1D_PERIOD": "30m", "SMARTASSIST_RECHECK_7D_PERIOD": "168h", "SMARTASSIST_OPEN_LIST": "false"},
+		"old full scan left":    {"SMARTASSIST_FULL_SCAN_INTERVAL": "not even a duration"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			setEnv(t, changes)
@@ -184,8 +188,12 @@ func TestRejected(t *testing.T) {
 		{map[string]string{"SMARTASSIST_POLL_INTERVAL": "500ms"}, "SMARTASSIST_POLL_INTERVAL must be at least 1s, got 500ms"},
 		{map[string]string{"SMARTASSIST_LOOKBACK": "169h"}, "SMARTASSIST_LOOKBACK must be between 1m and 168h (7 days, the API's limit), got 169h0m0s"},
 		{map[string]string{"SMARTASSIST_LOOKBACK": "30s"}, "SMARTASSIST_LOOKBACK must be between 1m and 168h (7 days, the API's limit), got 30s"},
-		{map[string]string{"SMARTASSIST_FULL_SCAN_INTERVAL": "10s"}, "SMARTASSIST_FULL_SCAN_INTERVAL must be at least SMARTASSIST_POLL_INTERVAL (1m0s), got 10s"},
-		{map[string]string{"SMARTASSIST_RECENT_WINDOW": "10s"}, "SMARTASSIST_RECENT_WINDOW must be at least 1m (the platform reports conversations up to ~15m late), got 10s"},
+		{map[string]string{"SMARTASSIST_RECENT_WINDOW": "10s"}, "SMARTASSIST_RECENT_WINDOW must be at least 1m (window edges and clock skew), got 10s"},
+		{map[string]string{"SMARTASSIST_RECHECK_2H_PERIOD": "500ms"}, "SMARTASSIST_RECHECK_2H_PERIOD must be between 1s and 168h, got 500ms"},
+		{map[string]string{"SMARTASSIST_RECHECK_1D_PERIOD": "-1h"}, "SMARTASSIST_RECHECK_1D_PERIOD must be between 1s and 168h, got -1h0m0s"},
+		{map[string]string{"SMARTASSIST_RECHECK_7D_PERIOD": "200h"}, "SMARTASSIST_RECHECK_7D_PERIOD must be between 1s and 168h, got 200h0m0s"},
+		{map[string]string{"SMARTASSIST_RECHECK_7D_PERIOD": "daily"}, `SMARTASSIST_RECHECK_7D_PERIOD: cannot use "daily": want a Go duration such as 30s, 1m or 2h`},
+		{map[string]string{"SMARTASSIST_OPEN_LIST": "maybe"}, `SMARTASSIST_OPEN_LIST: cannot use "maybe": want true or false`},
 		{map[string]string{"SMARTASSIST_API_RATE_LIMIT": "0"}, rateErr("0")},
 		{map[string]string{"SMARTASSIST_API_RATE_LIMIT": "-5"}, rateErr("-5")},
 		{map[string]string{"SMARTASSIST_API_RATE_LIMIT": "Inf"}, rateErr("+Inf")},
@@ -292,6 +300,16 @@ func TestWarnings(t *testing.T) {
 		if got := len(c.Warnings()) > 0; got != warn {
 			t.Errorf("%s: warning %v, want %v (%v)", url, got, warn, c.Warnings())
 		}
+	}
+	// A setting the exporter no longer uses, left in the environment: a
+	// warning naming it, not a failed start.
+	setEnv(t, map[string]string{"SMARTASSIST_FULL_SCAN_INTERVAL": "15m"})
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := c.Warnings(); len(w) != 1 || !strings.HasPrefix(w[0], "SMARTASSIST_FULL_SCAN_INTERVAL is ignored") {
+		t.Errorf("warnings %v", w)
 	}
 }
 

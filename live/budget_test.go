@@ -44,7 +44,7 @@ func (r *rig) callDetails(t *testing.T, sink collector.Sink) *collector.Poller {
 		Upstream: r.up,
 		Client:   collector.ClientConfig{AccountID: "acc", StreamID: "st", Endpoint: "calldetails"},
 		State:    state, Sink: sink, Registerer: r.reg, Log: r.logger(), Now: r.clock.Now,
-		Poll: collector.PollerConfig{Interval: time.Minute, Lookback: 2 * time.Hour, RecentWindow: 30 * time.Minute, FullScanInterval: 15 * time.Minute},
+		Poll: collector.PollerConfig{Interval: time.Minute, Lookback: 2 * time.Hour, RecentWindow: 30 * time.Minute},
 	})
 }
 

@@ -25,6 +25,10 @@ type Profile struct {
 	// the capacity models, with a handle time a test knows. 0: the
 	// channel's lognormal interaction plus after-call work.
 	HandleSeconds float64
+	// LongOpenShare is the share of agent conversations that stay open
+	// for 1 to 48 hours (chats, messaging, e-mail), listed open all along
+	// (see longopen.go).
+	LongOpenShare float64
 	// Shape, when set, scales the arrival rate at t (a daily curve,
 	// bursts), up to ShapeMax.
 	Shape func(t time.Time) float64
@@ -202,6 +206,7 @@ const retention = 8 * 24 * time.Hour
 func (s *Server) Forget(before time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.changes++
 	kept := s.order[:0]
 	for _, c := range s.order {
 		if c.Start.Before(before) {
@@ -354,6 +359,7 @@ func (g *generator) conversation(start time.Time, p Profile) *Conversation {
 	if g.chance(p.OpenShare) {
 		c.OpenFrom = start.Add(30 * time.Second)
 	}
+	g.longOpen(c, p)
 	if g.chance(p.BrokenShare) {
 		c.Broken = []string{"no_id", "bad_start", "bad_type"}[g.rng.IntN(3)]
 	}

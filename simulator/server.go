@@ -53,6 +53,41 @@ type Server struct {
 	requests map[int]int
 	gen      *generator
 	live     liveState // the live endpoints (live.go)
+
+	listDisabled bool // the List of Conversations API answers 404
+	listRequests int
+	changes      uint64 // Add and Update calls: invalidate lastMatched
+
+	// The last query's matches: the pages of one window are asked for one
+	// after another, and a week of conversations is slow to filter.
+	lastQuery   matchQuery
+	lastMatched []*Conversation
+}
+
+type matchQuery struct {
+	now, from, to time.Time
+	n             int // len(order): Add or Forget changes it
+	gen           uint64
+}
+
+// matching lists what a query at now for starts in [from, to] returns, in
+// the server's order. The caller holds s.mu.
+func (s *Server) matching(now, from, to time.Time) []*Conversation {
+	q := matchQuery{now: now, from: from, to: to, n: len(s.order), gen: s.changes}
+	if q == s.lastQuery && s.lastMatched != nil {
+		return s.lastMatched
+	}
+	var matched []*Conversation
+	for _, c := range s.order {
+		if c.Start.Before(from) || c.Start.After(to) {
+			continue
+		}
+		if c.stateAt(now) != notListed {
+			matched = append(matched, c)
+		}
+	}
+	s.lastQuery, s.lastMatched = q, matched
+	return matched
 }
 
 // New creates a server with no conversations.
@@ -80,6 +115,7 @@ func New(opts Options) *Server {
 func (s *Server) Add(cs ...*Conversation) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.changes++
 	for _, c := range cs {
 		c.hash = keyHash(c.Key())
 		if old, ok := s.convs[c.Key()]; ok {
@@ -101,6 +137,7 @@ func (s *Server) Add(cs ...*Conversation) {
 func (s *Server) Update(fn func(all []*Conversation)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.changes++
 	fn(s.order)
 }
 
@@ -162,6 +199,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.serveLive(w, r) {
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/agentassist/api/v1/public/") && strings.HasSuffix(r.URL.Path, "/conversations") {
+		s.serveList(w, r)
 		return
 	}
 	prefix := "/agentassist/api/public/analytics/account/" + s.opts.AccountID + "/v2/"
@@ -232,15 +273,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	var matched []*Conversation
-	for _, c := range s.order {
-		if c.Start.Before(from) || c.Start.After(to) {
-			continue
-		}
-		if c.stateAt(now) != notListed {
-			matched = append(matched, c)
-		}
-	}
+	matched := s.matching(now, from, to)
 	lo := min(offset*limit, len(matched))
 	hi := min(lo+limit, len(matched))
 	page := matched[lo:hi]
