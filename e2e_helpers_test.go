@@ -161,7 +161,7 @@ func (l launch) start(t *testing.T) *exporter {
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			_ = cmd.Process.Kill()
-			<-e.done
+			t.Logf("exporter killed at cleanup: %v", <-e.done)
 		}
 		if t.Failed() {
 			t.Logf("exporter log:\n%s", e.logs.String())

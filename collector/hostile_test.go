@@ -46,7 +46,7 @@ func hostilePoller(t *testing.T, pages PageSource, now time.Time) (*Poller, *rec
 func TestUpstreamIgnoringOffset(t *testing.T) {
 	now := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
 	same := conversation.Page{Len: PageLimit}
-	for i := 0; i < PageLimit; i++ {
+	for i := range PageLimit {
 		same.Records = append(same.Records, finishedRecord(fmt.Sprintf("c-%03d", i), now.Add(-time.Hour)))
 	}
 	pages := &fakePages{answer: func(Window, int) conversation.Page { return same }}
@@ -78,7 +78,7 @@ func TestUpstreamIgnoringOffset(t *testing.T) {
 func TestRecordsOutsideTheWindow(t *testing.T) {
 	now := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
 	far := []time.Time{time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), now.Add(-30 * 24 * time.Hour), now.Add(time.Hour)}
-	pages := &fakePages{answer: func(w Window, page int) conversation.Page {
+	pages := &fakePages{answer: func(_ Window, page int) conversation.Page {
 		if page > 0 {
 			return conversation.Page{}
 		}

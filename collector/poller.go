@@ -184,10 +184,7 @@ func (p *Poller) Run(ctx context.Context) {
 	for {
 		began := p.now()
 		p.Poll(ctx)
-		wait := p.cfg.Interval - p.now().Sub(began)
-		if wait <= 0 {
-			wait = 0
-		}
+		wait := max(p.cfg.Interval-p.now().Sub(began), 0)
 		select {
 		case <-ctx.Done():
 			return

@@ -264,7 +264,7 @@ func TestWindowSplitting(t *testing.T) {
 
 	// 1200 in one second: no window can page past 1100.
 	var same []*simulator.Conversation
-	for i := 0; i < 1200; i++ {
+	for i := range 1200 {
 		same = append(same, &simulator.Conversation{SessionID: fmt.Sprintf("burst%06d", i), Channel: "Voice", Status: "BotResolved",
 			Start: t0.Add(-5 * time.Minute), End: t0.Add(-4 * time.Minute), FinishedFrom: t0.Add(-4 * time.Minute)})
 	}

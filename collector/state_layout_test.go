@@ -286,7 +286,7 @@ func TestStatePruneDropsWholeHours(t *testing.T) {
 	defer s.Close()
 	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
 	var entries []Entry
-	for i := 0; i < 300; i++ {
+	for i := range 300 {
 		entries = append(entries, Entry{Key: "c-" + strconv.Itoa(i), Start: t0.Add(time.Duration(i) * time.Minute), Finished: i%10 != 0, Channel: "Chat"})
 	}
 	if _, err := s.Apply(entries); err != nil {
@@ -437,7 +437,7 @@ func filledState(t *testing.T, path string, n int) {
 	s := openTestState(t, path)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var entries []Entry
-	for i := 0; i < n; i++ {
+	for i := range n {
 		entries = append(entries, Entry{Key: "c-" + strconv.Itoa(i), Start: t0.Add(time.Duration(i) * time.Minute), Finished: i%7 != 0, Channel: "Voice"})
 	}
 	if _, err := s.Apply(entries); err != nil {
@@ -476,7 +476,7 @@ func TestCorruptDataPages(t *testing.T) {
 		scribbleDataPages(t, path, 2)
 		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		var entries []Entry
-		for i := 0; i < 100; i++ {
+		for i := range 100 {
 			entries = append(entries, Entry{Key: "c-" + strconv.Itoa(i*13), Start: t0.Add(time.Duration(i*13) * time.Minute), Finished: true})
 		}
 		_, err = s.Apply(entries)

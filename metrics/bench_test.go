@@ -51,8 +51,8 @@ func BenchmarkRenderMetrics10k(b *testing.B) {
 	m := New(reg, opts)
 	// 4 channels x 16 queues: each duration histogram (5 per segment plus
 	// wait) has 23 buckets + sum + count per label set.
-	for ch := 0; ch < 4; ch++ {
-		for q := 0; q < 16; q++ {
+	for ch := range 4 {
+		for q := range 16 {
 			m.Record(&Observations{Channel: fmt.Sprint("ch", ch), Direction: "inbound", Status: "CLOSED", Duration: s(60),
 				Segments:     []SegmentObs{{Queue: fmt.Sprint("q", q), FirstResponse: s(3), Interaction: s(200), Hold: s(20), ACW: s(30), Handle: s(230)}},
 				QueueEntries: []QueueEntryObs{{Queue: fmt.Sprint("q", q), Outcome: OutcomeAnswered, Wait: s(12)}},

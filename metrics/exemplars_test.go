@@ -231,7 +231,7 @@ func jsonNumber(v float64) string {
 func TestKnownOutcomesNeverFold(t *testing.T) {
 	m := New(prometheus.NewRegistry(), DefaultOptions())
 	var offers []OfferObs
-	for i := 0; i < 50; i++ {
+	for i := range 50 {
 		offers = append(offers, OfferObs{Queue: "Sales", Outcome: "odd_event_" + strings.Repeat("x", i)})
 	}
 	m.Record(&Observations{Channel: "Voice", Direction: "inbound", Status: "CLOSED", Offers: offers})

@@ -38,9 +38,9 @@ func filledMetrics(reg prometheus.Registerer, channels, queues, obsPerSeries int
 	opts := DefaultOptions()
 	opts.MaxQueues, opts.NativeHistograms = queues, native
 	m := New(reg, opts)
-	for ch := 0; ch < channels; ch++ {
-		for q := 0; q < queues; q++ {
-			for i := 0; i < obsPerSeries; i++ {
+	for ch := range channels {
+		for q := range queues {
+			for i := range obsPerSeries {
 				// Durations from 1 s to a few hours, a different spread
 				// per series.
 				v := float64(1+(i*37+q*11+ch*5)%97) * float64(1+i%7) * 3.1

@@ -94,7 +94,7 @@ const maxIDLen = 128
 func (c *Client) ListOpen(ctx context.Context) (Listing, error) {
 	l := Listing{Open: map[string]struct{}{}}
 	var prevFirst string
-	for page := 0; page < MaxPages; page++ {
+	for page := range MaxPages {
 		q := url.Values{"skip": {strconv.Itoa(page * PageLimit)}, "limit": {strconv.Itoa(PageLimit)}, "status": OpenStatuses}
 		var pg listPage
 		l.Requests++

@@ -104,7 +104,7 @@ func TestListOpenHostile(t *testing.T) {
 	fullPage := func(first int) string {
 		var b strings.Builder
 		b.WriteString(`{"results":[`)
-		for i := 0; i < PageLimit; i++ {
+		for i := range PageLimit {
 			if i > 0 {
 				b.WriteString(",")
 			}
