@@ -193,6 +193,7 @@ func TestFreshnessOneSecondPolls(t *testing.T) {
 // share of the budget; those that finish are counted within the first
 // tier's period, exactly once, and the exporter says it is in the fallback.
 func TestFreshnessWithoutList(t *testing.T) {
+	t.Parallel() // independent rigs; the quick tier waits on the slowest of them
 	t0 := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
 	var closers []*simulator.Conversation
 	// The budget's planning share of 50 a minute; the limiter itself is

@@ -110,6 +110,7 @@ func newTestUpstream(t testing.TB, url string, reg prometheus.Registerer, now fu
 // (restart at 20): the same events (backfill, burst, splits, restart,
 // sweeps, late reports), fewer repetitions of them.
 func TestPollerExactlyOnce(t *testing.T) {
+	t.Parallel() // independent rigs; the quick tier waits on the slowest of them
 	minutes, restartAt := 150, 70
 	if testing.Short() {
 		minutes, restartAt = 40, 20
@@ -239,6 +240,7 @@ func TestPollerReportsFailure(t *testing.T) {
 // TestWindowSplitting: 2500 conversations within ten minutes are read in
 // full by splitting; 1200 within one second cannot be, and the poll says so.
 func TestWindowSplitting(t *testing.T) {
+	t.Parallel() // independent rigs; the quick tier waits on the slowest of them
 	t0 := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
 	rig := newRig(t, t0, 0)
 	rig.sim.Generate(t0.Add(-20*time.Minute), t0.Add(-10*time.Minute), simulator.Profile{PerHour: 15000})
@@ -292,6 +294,7 @@ func recheckAllNow(p *Poller) {
 // counted within the oldest tier's period (shortened here to keep the
 // test fast).
 func TestTiersSpreadTheLookback(t *testing.T) {
+	t.Parallel() // independent rigs; the quick tier waits on the slowest of them
 	t0 := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
 	rig := newRig(t, t0, 0)
 	rig.cfg.Lookback = 7 * 24 * time.Hour

@@ -117,6 +117,7 @@ func TestStatePrune(t *testing.T) {
 }
 
 func TestStateLocked(t *testing.T) {
+	t.Parallel() // independent rigs; the quick tier waits on the slowest of them
 	path := filepath.Join(t.TempDir(), "state.db")
 	s := openTestState(t, path)
 	defer s.Close()

@@ -289,6 +289,7 @@ func (c *countingTokens) Invalidate()            { c.invalidated++ }
 
 // TestDeadline: no request outlives its deadline, whatever the server does.
 func TestDeadline(t *testing.T) {
+	t.Parallel() // waits in real time; nothing shared
 	up := &scripted{delay: 2 * time.Second}
 	c := newTestClient(t, serve(t, up), StaticToken("tok"), 6000, 0)
 	err := c.Do(context.Background(), testRequest, ignoreBody)
@@ -306,6 +307,7 @@ func TestDeadline(t *testing.T) {
 }
 
 func TestBudgetWaits(t *testing.T) {
+	t.Parallel() // waits in real time; nothing shared
 	up := &scripted{}
 	// 60/min: one request a second, a burst of 5.
 	c := newTestClient(t, serve(t, up), StaticToken("tok"), 60, 0)
@@ -408,6 +410,7 @@ func TestBodyCap(t *testing.T) {
 // TestBudgetPriority: while a high-priority caller waits, normal callers
 // that have not reserved a slot wait behind it.
 func TestBudgetPriority(t *testing.T) {
+	t.Parallel() // waits in real time; nothing shared
 	b := NewBudget(60) // one a second, a burst of 5
 	ctx := context.Background()
 	for range 5 { // empty the bucket
