@@ -410,7 +410,7 @@ func TestBodyCap(t *testing.T) {
 // TestBudgetPriority: while a high-priority caller waits, normal callers
 // that have not reserved a slot wait behind it.
 func TestBudgetPriority(t *testing.T) {
-	t.Parallel() // waits in real time; nothing shared
+	t.Parallel()       // waits in real time; nothing shared
 	b := NewBudget(60) // one a second, a burst of 5
 	ctx := context.Background()
 	for range 5 { // empty the bucket
