@@ -112,13 +112,30 @@ func demoDaily(t time.Time) float64 {
 }
 
 // DemoStaff is the demo's logged-in agents per queue (of a roster of
-// DemoRoster): enough for the demo's usual calls and chats (about 16
-// Erlangs a queue at the daily peak), following the daily curve but not
-// the bursts (nobody staffs for those), so contacts queue up in a burst.
-func DemoStaff(t time.Time, _ string) int { return int(math.Round(20 * demoDaily(t))) }
+// DemoRoster). Like a real schedule it is planned in two-hour blocks, each
+// staffed for the daily curve at the block's middle and sized per queue for
+// its usual traffic (Retention's long calls need more agents than Sales'),
+// but not for the bursts (nobody staffs for those): contacts queue up in a
+// burst, and the capacity plan's staffing gap moves with the day.
+func DemoStaff(t time.Time, queue string) int {
+	perQueue, ok := demoStaffing[queue]
+	if !ok {
+		perQueue = 25
+	}
+	block := t.UTC().Truncate(2 * time.Hour).Add(time.Hour)
+	return int(math.Round(perQueue * demoDaily(block)))
+}
+
+// demoStaffing is each demo queue's staff at a daily-curve factor of 1:
+// below what the bursts need, so the Live wallboard shows contacts queueing
+// in each burst (TestDemoBurst), and close to what the plan asks for, so the
+// capacity plan's staffing gap (which reads the traffic of about an hour
+// before) opens while the curve falls and closes or turns negative while it
+// rises.
+var demoStaffing = map[string]float64{"Sales": 22, "Support": 25, "Billing": 25, "Retention": 30}
 
 // DemoRoster is the agents assigned to each demo queue.
-const DemoRoster = 30
+const DemoRoster = 40
 
 type queue struct{ id, name string }
 
