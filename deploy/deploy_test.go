@@ -5,9 +5,11 @@ package deploy
 import (
 	"bytes"
 	"debug/elf"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -137,11 +139,50 @@ func TestHelmChart(t *testing.T) {
 		// stringData holds it quoted; it must not leak elsewhere unquoted.
 		t.Error("secret rendered outside the Secret")
 	}
+	// Live and capacity settings reach the environment only when given,
+	// and a 0 is a setting, not "unset"; by default the exporter's own
+	// defaults apply (the live interval then fits a small budget).
+	for _, c := range []struct {
+		set  string
+		want []string
+	}{
+		{"", nil},
+		{",live.interval=0,live.source=queue_size,capacity.shrinkage=0,capacity.serviceLevelSeconds=30",
+			[]string{"SMARTASSIST_LIVE_INTERVAL=0", "SMARTASSIST_LIVE_SOURCE=queue_size", "SMARTASSIST_SHRINKAGE=0", "SMARTASSIST_SERVICE_LEVEL_SECONDS=30"}},
+	} {
+		var got []string
+		for _, env := range deploymentEnv(t, renderChart(t, helm, withAccount+c.set)) {
+			if strings.Contains(env, "LIVE") || strings.Contains(env, "SERVICE_LEVEL") || strings.Contains(env, "SHRINKAGE") ||
+				strings.Contains(env, "OCCUPANCY") || strings.Contains(env, "CAPACITY") {
+				got = append(got, env)
+			}
+		}
+		slices.Sort(got)
+		want := slices.Clone(c.want)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("--set %q: live and capacity environment %v, want %v", c.set, got, want)
+		}
+	}
 	// Without an account or the demo, rendering fails with a clear message.
 	out, err := exec.Command(helm, "template", "acct", chart).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "set clientSecret or existingSecret (or demo: true)") {
 		t.Errorf("rendering without credentials: %v\n%s", err, out)
 	}
+}
+
+// deploymentEnv lists the exporter container's environment as NAME=value.
+func deploymentEnv(t *testing.T, docs map[string]manifest) []string {
+	t.Helper()
+	var env []string
+	template := docs["Deployment"].Spec["template"].(map[string]any)["spec"].(map[string]any)
+	for _, c := range template["containers"].([]any) {
+		for _, e := range c.(map[string]any)["env"].([]any) {
+			m := e.(map[string]any)
+			env = append(env, fmt.Sprintf("%v=%v", m["name"], m["value"]))
+		}
+	}
+	return env
 }
 
 // TestComposeStack: every file the compose stack mounts exists, and the
