@@ -244,3 +244,33 @@ func newSimServer(t *testing.T, sim *simulator.Server) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+// TestCloseReadByTierNeedsNoNarrowRead: a closing conversation whose start a
+// tier step of the same poll has read completely costs no narrow re-read of
+// its own (it counts as an attempt, re-read again after the usual wait); one
+// outside what the tiers read is re-read narrowly.
+func TestCloseReadByTierNeedsNoNarrowRead(t *testing.T) {
+	t0 := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
+	rig := newRig(t, t0, 0)
+	state := openTestState(t, filepath.Join(t.TempDir(), "state.db"))
+	p := rig.poller(t, state, &countingSink{})
+	headFrom := t0.Add(-3 * time.Minute)
+	covered, uncovered := t0.Add(-40*time.Minute), t0.Add(-90*time.Minute)
+	p.fresh.tierRead = []Window{{Start: t0.Add(-50 * time.Minute), End: t0.Add(-30 * time.Minute)}}
+	p.fresh.closing["c-covered"] = &closing{start: covered, seen: t0.Add(-time.Minute), next: t0}
+	p.fresh.closing["c-uncovered"] = &closing{start: uncovered, seen: t0.Add(-time.Minute), next: t0}
+	watched := []Entry{{Key: "c-covered", Start: covered}, {Key: "c-uncovered", Start: uncovered}}
+	if n := p.closesDue(t0, headFrom); n != 2 {
+		t.Fatalf("closesDue = %d, want 2", n)
+	}
+	res := p.closeStep(context.Background(), t0, watched, headFrom, 10)
+	if res.requests != 1 {
+		t.Errorf("%d narrow requests, want 1 (only the close the tiers did not read)", res.requests)
+	}
+	for _, k := range []string{"c-covered", "c-uncovered"} {
+		c := p.fresh.closing[k]
+		if c.attempts != 1 || !c.next.After(t0) {
+			t.Errorf("%s: attempts %d, next %v: want one attempt and a later re-read", k, c.attempts, c.next)
+		}
+	}
+}

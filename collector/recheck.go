@@ -128,12 +128,16 @@ type closing struct {
 // restart every tier starts a pass at once and the first listing finds
 // the closes again.
 type freshness struct {
-	tiers     []*tierPass
-	lister    OpenLister
-	listDown  time.Time // when the list was found unavailable; zero: available
-	lastList  time.Time // the last complete listing
-	listWait  int       // polls to skip before the next listing
-	closing   map[string]*closing
+	tiers    []*tierPass
+	lister   OpenLister
+	listDown time.Time // when the list was found unavailable; zero: available
+	lastList time.Time // the last complete listing
+	listWait int       // polls to skip before the next listing
+	closing  map[string]*closing
+	// tierRead is what this poll's tier steps read completely: a closing
+	// conversation whose start lies in it needs no narrow re-read of its
+	// own this poll.
+	tierRead  []Window
 	checked   map[string]time.Time // fallback: when each known-open one was last re-checked
 	startedAt time.Time
 }
@@ -215,7 +219,27 @@ func (p *Poller) recheck(ctx context.Context, now, lookbackStart, headFrom time.
 			f.listWait = (listRequests+listPagesPerPoll-1)/listPagesPerPoll - 1
 		}
 	}
-	if f.lister != nil && f.listDown.IsZero() {
+	// Tiers first, so that a closing conversation whose start a tier step
+	// reads anyway is not read twice; they may not spend what the closes
+	// due now need (at most a request each): closes keep their priority.
+	listAvailable := f.lister != nil && f.listDown.IsZero()
+	reserved := 0
+	if listAvailable {
+		reserved = p.closesDue(now, headFrom)
+	}
+	f.tierRead = f.tierRead[:0]
+	tierLeft := left - reserved
+	for _, tp := range f.tiers {
+		if ctx.Err() != nil {
+			break
+		}
+		if s, ok := p.tierStep(ctx, tp, now, lookbackStart, headFrom, tierLeft); ok {
+			out.TierRequests += s.requests
+			add(s)
+			tierLeft -= s.requests
+		}
+	}
+	if listAvailable {
 		cs := p.closeStep(ctx, now, watched, headFrom, left)
 		out.CloseRequests += cs.requests
 		add(cs)
@@ -223,15 +247,6 @@ func (p *Poller) recheck(ctx context.Context, now, lookbackStart, headFrom time.
 		fs := p.fallbackStep(ctx, now, older, int(float64(max(left, 0))*fallbackShare)+1)
 		out.CloseRequests += fs.requests
 		add(fs)
-	}
-	for _, tp := range f.tiers {
-		if ctx.Err() != nil {
-			break
-		}
-		if s, ok := p.tierStep(ctx, tp, now, lookbackStart, headFrom, left); ok {
-			out.TierRequests += s.requests
-			add(s)
-		}
 	}
 	p.publishFreshness(now, older)
 	return res, listRequests
@@ -294,6 +309,12 @@ func (p *Poller) closeStep(ctx context.Context, now time.Time, watched []Entry, 
 		case !c.start.Before(headFrom):
 			// The head read re-reads it every poll.
 		case !c.next.After(now):
+			if p.readByTiers(c.start) {
+				// Re-read this poll by a tier step: it counts as an attempt.
+				c.attempts++
+				c.next = now.Add(p.closeWait(c.attempts))
+				continue
+			}
 			due = append(due, c.start)
 			dueKeys = append(dueKeys, k)
 		}
@@ -309,6 +330,29 @@ func (p *Poller) closeStep(ctx context.Context, now time.Time, watched []Entry, 
 		c.next = now.Add(p.closeWait(c.attempts))
 	}
 	return res
+}
+
+// closesDue is how many closing conversations are due for a narrow re-read
+// now: at most one request each.
+func (p *Poller) closesDue(now, headFrom time.Time) int {
+	n := 0
+	for _, c := range p.fresh.closing {
+		if c.start.Before(headFrom) && !c.next.After(now) && now.Sub(c.seen) <= closeFollowUp {
+			n++
+		}
+	}
+	return n
+}
+
+// readByTiers reports whether this poll's tier steps read start's second.
+func (p *Poller) readByTiers(start time.Time) bool {
+	start = start.Truncate(time.Second)
+	for _, w := range p.fresh.tierRead {
+		if !start.Before(w.Start) && !start.After(w.End) {
+			return true
+		}
+	}
+	return false
 }
 
 // fallbackStep re-checks known-open conversations in narrow windows,
@@ -446,6 +490,9 @@ func (p *Poller) tierStepOnce(ctx context.Context, tp *tierPass, now, lookbackSt
 		if due && !target.After(tp.cursor) {
 			res = p.scan(ctx, ScanSweep, target, tp.cursor, left)
 			tp.complete = tp.complete && res.complete
+			if res.complete {
+				p.fresh.tierRead = append(p.fresh.tierRead, Window{target, tp.cursor})
+			}
 			if res.next.After(tp.cursor) {
 				tp.cursor = target.Add(-time.Second)
 			}
