@@ -196,7 +196,7 @@ func serve(ctx context.Context, cfg *config.Config, listener net.Listener, log *
 		return err
 	}
 	// Before the poller: the live collector reserves its share of the
-	// budget, and the poller sizes its sweeps to what is left.
+	// budget, and the poller plans each poll's re-reads with what is left.
 	liveState := newLive(cfg, up, reg, log)
 	// The capacity plan's staffing is the live agent counts (available +
 	// busy per queue); with live state off, the staffed, predicted and gap

@@ -24,6 +24,7 @@ import (
 
 	"github.com/smartassist-exporter/smartassist_exporter/capacity"
 	"github.com/smartassist-exporter/smartassist_exporter/collector"
+	"github.com/smartassist-exporter/smartassist_exporter/live"
 )
 
 // Prefix of every variable.
@@ -154,13 +155,10 @@ func (o OptionalInterval) Duration() time.Duration { return time.Duration(o) }
 const (
 	// LiveBudgetShare is the share of SMARTASSIST_API_RATE_LIMIT the live
 	// collector may spend; the call-details collector keeps the rest.
-	LiveBudgetShare = 0.4
+	LiveBudgetShare = live.DefaultBudgetShare
 	MinLiveInterval = 5 * time.Second
 	MaxLiveInterval = time.Hour
 )
-
-// LiveSources are the accepted SMARTASSIST_LIVE_SOURCE values.
-var LiveSources = []string{"auto", "queue_performance", "queue_size"}
 
 // Var is the full name of a variable, e.g. Var("POLL_INTERVAL").
 func Var(name string) string { return Prefix + "_" + name }
@@ -238,7 +236,7 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if !contains(collector.Endpoints, c.Endpoint) {
-		return fmt.Errorf("%s must be %s, got %q", Var("ENDPOINT"), strings.Join(collector.Endpoints, " or "), c.Endpoint)
+		return fmt.Errorf("%s must be %s, got %q", Var("ENDPOINT"), oneOf(collector.Endpoints), c.Endpoint)
 	}
 	if c.PollInterval < MinPollInterval {
 		return fmt.Errorf("%s must be at least 1s, got %s", Var("POLL_INTERVAL"), c.PollInterval)
@@ -256,7 +254,7 @@ func (c *Config) Validate() error {
 	}{{"RECHECK_2H_PERIOD", c.Recheck2hPeriod}, {"RECHECK_1D_PERIOD", c.Recheck1dPeriod}, {"RECHECK_7D_PERIOD", c.Recheck7dPeriod}} {
 		// A period shorter than the poll interval means every poll.
 		if r.period < time.Second || r.period > MaxLookback {
-			return fmt.Errorf("%s must be between 1s and 168h, got %s", Var(r.name), r.period)
+			return fmt.Errorf("%s must be between 1s and %s, got %s", Var(r.name), hours(MaxLookback), r.period)
 		}
 	}
 	if math.IsNaN(c.APIRateLimit) || c.APIRateLimit < MinAPIRateLimit || c.APIRateLimit > MaxAPIRateLimit {
@@ -351,15 +349,15 @@ func (c *Config) CapacityOptions() capacity.Options {
 // validateLive checks the live-state settings: an interval the live share
 // of the budget can pay for (Queue Performance costs one request a poll).
 func (c *Config) validateLive() error {
-	if !contains(LiveSources, c.LiveSource) {
-		return fmt.Errorf("%s must be auto, queue_performance or queue_size, got %q", Var("LIVE_SOURCE"), c.LiveSource)
+	if !contains(live.Sources, c.LiveSource) {
+		return fmt.Errorf("%s must be %s, got %q", Var("LIVE_SOURCE"), oneOf(live.Sources), c.LiveSource)
 	}
 	d := c.LiveInterval.Duration()
 	if d == 0 {
 		return nil
 	}
 	if d < MinLiveInterval || d > MaxLiveInterval {
-		return fmt.Errorf("%s must be between 5s and 1h, or off, got %s", Var("LIVE_INTERVAL"), d)
+		return fmt.Errorf("%s must be between %s and %s, or off, got %s", Var("LIVE_INTERVAL"), MinLiveInterval, hours(MaxLiveInterval), d)
 	}
 	if perMinute := time.Minute.Seconds() / d.Seconds(); c.IsSet("LIVE_INTERVAL") && perMinute > LiveBudgetShare*c.APIRateLimit+1e-9 {
 		least := c.leastLiveInterval()
@@ -454,6 +452,14 @@ func validateWebConfig(path string) error {
 		return fmt.Errorf("%s: %s is not a usable web configuration: %s", v, path, oneLine(err.Error()))
 	}
 	return nil
+}
+
+// oneOf lists the accepted values as an error says them: a, b or c.
+func oneOf(values []string) string {
+	if len(values) < 2 {
+		return strings.Join(values, "")
+	}
+	return strings.Join(values[:len(values)-1], ", ") + " or " + values[len(values)-1]
 }
 
 // hours writes d as Go parses it back, without the zero minutes and
@@ -595,6 +601,12 @@ func (c *Config) LogValue() slog.Value {
 		slog.Bool("agent_metrics", c.AgentMetrics),
 		slog.Duration("live_interval", c.LivePollInterval()),
 		slog.String("live_source", c.LiveSource),
+		slog.Float64("service_level_target", c.ServiceLevelTarget),
+		slog.Float64("service_level_seconds", c.ServiceLevelSeconds),
+		slog.Float64("max_occupancy", c.MaxOccupancy),
+		slog.Float64("shrinkage", c.Shrinkage),
+		slog.Duration("capacity_interval", c.CapacityInterval),
+		slog.Duration("capacity_settle", c.CapacitySettle),
 		slog.Bool("exemplars", c.Exemplars),
 		slog.Bool("native_histograms", c.NativeHistograms),
 	)
