@@ -140,7 +140,7 @@ func New(o Options) *Collector {
 		c.now = time.Now
 	}
 	if c.sleep == nil {
-		c.sleep = sleepCtx
+		c.sleep = upstream.SleepContext
 	}
 	c.source = SourceQueuePerformance
 	if o.Source == SourceQueueSize {
@@ -394,15 +394,4 @@ func (c *Collector) StaffedAgents(queue string) (float64, bool) {
 		return 0, false
 	}
 	return q.agents[statusAvailable] + q.agents[statusBusy], true
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
