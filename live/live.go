@@ -322,15 +322,13 @@ func (c *Collector) pollQueueSize(ctx context.Context, now time.Time, allowed in
 		q := c.listed[c.cursor%n]
 		c.cursor = (c.cursor + 1) % n
 		entries, err := c.queueSize(ctx, q.id)
-		switch {
-		case upstream.HasStatus(err, http.StatusNotFound):
+		if upstream.HasStatus(err, http.StatusNotFound) {
 			delete(c.perQueue, q.id) // deleted since the list was read
 			continue
-		case err != nil:
+		}
+		if err != nil {
 			// 429 or worse: spend nothing more this poll.
 			firstErr = fmt.Errorf("queue size: %w", err)
-		}
-		if firstErr != nil {
 			break
 		}
 		e, ok := pickEntry(entries, q.id)
