@@ -40,9 +40,6 @@ const (
 	SourceQueueSize        = "queue_size"
 )
 
-// Sources are the accepted SMARTASSIST_LIVE_SOURCE values.
-var Sources = []string{SourceAuto, SourceQueuePerformance, SourceQueueSize}
-
 // DefaultBudgetShare is the share of the account's budget the live
 // collector may spend: the rest is the call-details collector's.
 const DefaultBudgetShare = 0.4
