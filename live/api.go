@@ -191,7 +191,7 @@ func (c *Collector) queueList(ctx context.Context, allowed int) ([]listedQueue, 
 	spent := 0
 	for page := 1; page <= maxQueueListPages; page++ {
 		if spent >= allowed {
-			return nil, spent, fmt.Errorf("the queues list needs more than the %d requests this poll may spend", allowed)
+			return nil, spent, fmt.Errorf("the queues list needs more than the %d requests this poll may spend (the live share of the API budget per poll); raise SMARTASSIST_API_RATE_LIMIT or SMARTASSIST_LIVE_INTERVAL", allowed)
 		}
 		var p queueListPage
 		req := upstream.Request{

@@ -40,9 +40,6 @@ const (
 	SourceQueueSize        = "queue_size"
 )
 
-// Sources are the accepted SMARTASSIST_LIVE_SOURCE values.
-var Sources = []string{SourceAuto, SourceQueuePerformance, SourceQueueSize}
-
 // DefaultBudgetShare is the share of the account's budget the live
 // collector may spend: the rest is the call-details collector's.
 const DefaultBudgetShare = 0.4
@@ -140,7 +137,7 @@ func New(o Options) *Collector {
 		c.now = time.Now
 	}
 	if c.sleep == nil {
-		c.sleep = sleepCtx
+		c.sleep = upstream.SleepContext
 	}
 	c.source = SourceQueuePerformance
 	if o.Source == SourceQueueSize {
@@ -322,15 +319,13 @@ func (c *Collector) pollQueueSize(ctx context.Context, now time.Time, allowed in
 		q := c.listed[c.cursor%n]
 		c.cursor = (c.cursor + 1) % n
 		entries, err := c.queueSize(ctx, q.id)
-		switch {
-		case upstream.HasStatus(err, http.StatusNotFound):
+		if upstream.HasStatus(err, http.StatusNotFound) {
 			delete(c.perQueue, q.id) // deleted since the list was read
 			continue
-		case err != nil:
+		}
+		if err != nil {
 			// 429 or worse: spend nothing more this poll.
 			firstErr = fmt.Errorf("queue size: %w", err)
-		}
-		if firstErr != nil {
 			break
 		}
 		e, ok := pickEntry(entries, q.id)
@@ -394,15 +389,4 @@ func (c *Collector) StaffedAgents(queue string) (float64, bool) {
 		return 0, false
 	}
 	return q.agents[statusAvailable] + q.agents[statusBusy], true
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -79,7 +79,9 @@ type builder struct {
 	rowOrder               []rawKey
 }
 
-type rawKey struct{ id, channel, direction string }
+// rawKey is a row before capping: the queue's id and label (two queues
+// may share a name), channel and direction.
+type rawKey struct{ id, label, channel, direction string }
 
 type rawQueue struct {
 	label string
@@ -154,7 +156,7 @@ func (b *builder) addRow(r qpRow, at time.Time) (bad int) {
 	label := queueLabel(r.QueueName, r.QueueID)
 	id := strings.TrimSpace(string(r.QueueID))
 	q := b.queue(id, label, at)
-	k := rawKey{id: id + "\x00" + label, channel: metrics.CleanLabel(string(r.Channel)), direction: metrics.CleanLabel(string(r.Direction))}
+	k := rawKey{id: id, label: label, channel: metrics.CleanLabel(string(r.Channel)), direction: metrics.CleanLabel(string(r.Direction))}
 	if _, dup := b.rows[k]; dup {
 		return 0
 	}
@@ -173,7 +175,7 @@ func (b *builder) addQueueSize(l listedQueue, e qsEntry, at time.Time) (bad int)
 	}
 	label := queueLabel(name, conversation.Text(l.id))
 	q := b.queue(l.id, label, at)
-	k := rawKey{id: l.id + "\x00" + label, channel: AllValue, direction: AllValue}
+	k := rawKey{id: l.id, label: label, channel: AllValue, direction: AllValue}
 	v := &rowValues{}
 	var none conversation.Number
 	bad = setFigures(v, [numFigures]conversation.Number{e.Waiting, e.Engaged, none, none})
@@ -208,10 +210,8 @@ func capValues(values map[string]bool, limit int) (map[string]string, int) {
 			out[v] = metrics.OtherValue
 		}
 	}
-	return out, max0(len(sorted) - limit)
+	return out, max(len(sorted)-limit, 0)
 }
-
-func max0(n int) int { return max(n, 0) }
 
 // snapshot caps the labels — queues and channels past their caps become
 // "other", their figures summed — and returns the poll's snapshot.
@@ -251,8 +251,7 @@ func (b *builder) snapshot(now time.Time, staleAfter time.Duration) *snapshot {
 	}
 	for _, k := range b.rowOrder {
 		v := b.rows[k]
-		_, label, _ := strings.Cut(k.id, "\x00")
-		fk := rowKey{queue: queueOf[label], channel: channelOf[k.channel], direction: directionOf[k.direction]}
+		fk := rowKey{queue: queueOf[k.label], channel: channelOf[k.channel], direction: directionOf[k.direction]}
 		t, ok := s.rows[fk]
 		if !ok {
 			t = &rowValues{}

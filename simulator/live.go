@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -374,7 +375,7 @@ func (s *Server) serveQueueList(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveQueueSize(w http.ResponseWriter, r *http.Request) {
-	id := strings.TrimSuffix(r.URL.Path[strings.LastIndex(strings.TrimSuffix(r.URL.Path, "/"), "/")+1:], "/")
+	id := path.Base(r.URL.Path) // the last segment, a trailing slash ignored
 	var qu *queue
 	for _, q := range s.liveQueues() {
 		if q.id == id {

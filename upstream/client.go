@@ -154,7 +154,7 @@ func New(cfg Config, httpClient *http.Client, tokens TokenSource, budget *Budget
 		maxBody = DefaultMaxBodyBytes
 	}
 	return &Client{cfg: cfg, base: base, http: &hc, tokens: tokens, budget: budget, obs: obs, log: log,
-		maxBody: maxBody, sleep: sleepCtx}, nil
+		maxBody: maxBody, sleep: SleepContext}, nil
 }
 
 // SetSleep replaces the wait between retries (tests make it instant).
@@ -384,7 +384,10 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// SleepContext waits d or until ctx ends, whichever is first; it returns
+// ctx.Err() when the context ended the wait. It is the client's default
+// retry sleep and the live collector's default wait between polls.
+func SleepContext(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
