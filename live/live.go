@@ -40,6 +40,10 @@ const (
 	SourceQueueSize        = "queue_size"
 )
 
+// Sources are the accepted SMARTASSIST_LIVE_SOURCE values (config checks
+// the setting against them).
+var Sources = []string{SourceAuto, SourceQueuePerformance, SourceQueueSize}
+
 // DefaultBudgetShare is the share of the account's budget the live
 // collector may spend: the rest is the call-details collector's.
 const DefaultBudgetShare = 0.4
