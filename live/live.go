@@ -103,6 +103,9 @@ type Collector struct {
 	perQueue map[string]queueReading // by queue id
 	reserved float64
 	failing  bool
+	// listFailing: the last refresh of the queues list failed (warned
+	// once; repeats go to debug until one succeeds).
+	listFailing bool
 
 	mu     sync.Mutex
 	source string // queue_performance or queue_size, what polls use now
@@ -302,8 +305,17 @@ func (c *Collector) pollQueueSize(ctx context.Context, now time.Time, allowed in
 				return err
 			}
 			// Keep the old list; the next poll asks again.
-			c.log.Warn("reading the queues list failed; keeping the previous one", "err", err)
+			if c.listFailing {
+				c.log.Debug("reading the queues list failed again; keeping the previous one", "err", err)
+			} else {
+				c.listFailing = true
+				c.log.Warn("reading the queues list failed; keeping the previous one and asking again every poll", "err", err)
+			}
 		} else {
+			if c.listFailing {
+				c.listFailing = false
+				c.log.Info("the queues list answers again")
+			}
 			c.listed, c.listedAt = list, now
 			ids := make(map[string]bool, len(list))
 			for _, q := range list {
