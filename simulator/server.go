@@ -211,17 +211,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, http.StatusNotFound, "no such endpoint")
 		return
 	}
-	if r.Method != http.MethodPost {
-		s.fail(w, http.StatusMethodNotAllowed, "use POST")
-		return
-	}
-	if s.limiter != nil && !s.limiter.Allow() {
-		w.Header().Set("Retry-After", "1")
-		s.fail(w, http.StatusTooManyRequests, "rate limit exceeded")
-		return
-	}
-	if err := s.checkAuth(r); err != nil {
-		s.fail(w, http.StatusUnauthorized, err.Error())
+	if !s.admit(w, r, http.MethodPost) {
 		return
 	}
 	if r.Header.Get("accountId") != s.opts.AccountID || r.Header.Get("iId") != s.opts.StreamID {
@@ -308,6 +298,27 @@ func parseDate(s string, loc *time.Location) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("bad date %q", s)
+}
+
+// admit answers what every public endpoint checks first, in the platform's
+// order: the method, the account's rate limit, then the JWT. It reports
+// whether the request got through; if not, it has answered it. The caller
+// holds s.mu.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, method string) bool {
+	if r.Method != method {
+		s.fail(w, http.StatusMethodNotAllowed, "use "+method)
+		return false
+	}
+	if s.limiter != nil && !s.limiter.Allow() {
+		w.Header().Set("Retry-After", "1")
+		s.fail(w, http.StatusTooManyRequests, "rate limit exceeded")
+		return false
+	}
+	if err := s.checkAuth(r); err != nil {
+		s.fail(w, http.StatusUnauthorized, err.Error())
+		return false
+	}
+	return true
 }
 
 // checkAuth verifies the JWT: HS256 with the app's secret, appId = client
