@@ -179,6 +179,17 @@ func (p *Poller) pollBudget() int {
 	return max(3, int(p.budget.Unreserved()*p.cfg.Interval.Minutes()*budgetShare))
 }
 
+// merge adds the counts of another scan to r; r is complete only if both
+// are. next is r's own: merged scans cover different ranges.
+func (r *scanResult) merge(s scanResult) {
+	r.requests += s.requests
+	r.records += s.records
+	r.counted += s.counted
+	r.open += s.open
+	r.splits += s.splits
+	r.complete = r.complete && s.complete
+}
+
 // recheck runs the re-reads of older starts after the head read, which
 // covered starts from headFrom on. spent is what the poll already used.
 func (p *Poller) recheck(ctx context.Context, now, lookbackStart, headFrom time.Time, spent int, out *PollResult) (scanResult, int) {
@@ -187,12 +198,7 @@ func (p *Poller) recheck(ctx context.Context, now, lookbackStart, headFrom time.
 	listRequests := 0
 	left := p.pollBudget() - spent
 	add := func(s scanResult) {
-		res.requests += s.requests
-		res.records += s.records
-		res.counted += s.counted
-		res.open += s.open
-		res.splits += s.splits
-		res.complete = res.complete && s.complete
+		res.merge(s)
 		left -= s.requests
 	}
 	open, err := p.state.Open()
@@ -440,12 +446,7 @@ func (p *Poller) tierStep(ctx context.Context, tp *tierPass, now, lookbackStart,
 		// read first, wait no more than the period.
 		next, ok := p.tierStepOnce(ctx, tp, now, lookbackStart, headFrom, left-res.requests)
 		stepped = stepped || ok
-		res.requests += next.requests
-		res.records += next.records
-		res.counted += next.counted
-		res.open += next.open
-		res.splits += next.splits
-		res.complete = res.complete && next.complete
+		res.merge(next)
 	}
 	return res, stepped
 }
