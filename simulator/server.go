@@ -56,10 +56,12 @@ type Server struct {
 
 	listDisabled bool // the List of Conversations API answers 404
 	listRequests int
-	changes      uint64 // Add and Update calls: invalidate lastMatched
+	changes      uint64 // Add, Update and Forget calls: invalidate lastMatched
 
 	// The last query's matches: the pages of one window are asked for one
-	// after another, and a week of conversations is slow to filter.
+	// after another, and a week of conversations is slow to filter. A
+	// conversation changed other than through Update, at an unchanged
+	// simulated now, would not be seen by the next page.
 	lastQuery   matchQuery
 	lastMatched []*Conversation
 }
@@ -133,7 +135,7 @@ func (s *Server) Add(cs ...*Conversation) {
 }
 
 // Update changes conversations under the server's lock (tests use it to
-// finish open ones).
+// finish open ones); it also drops the cached matches of the last query.
 func (s *Server) Update(fn func(all []*Conversation)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -300,8 +302,8 @@ func parseDate(s string, loc *time.Location) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("bad date %q", s)
 }
 
-// admit answers what every public endpoint checks first, in the platform's
-// order: the method, the account's rate limit, then the JWT. It reports
+// admit answers what the call-details and list endpoints check first, in
+// this order: the method, the account's rate limit, then the JWT. It reports
 // whether the request got through; if not, it has answered it. The caller
 // holds s.mu.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, method string) bool {
