@@ -289,8 +289,7 @@ func (p *Poller) listStep(ctx context.Context, now time.Time, watched []Entry) i
 		case listed && known:
 			delete(f.closing, e.Key) // listed open again: the list decides
 		case !listed && !known:
-			f.closing[e.Key] = &closing{start: e.Start, seen: now}
-			f.closing[e.Key].next = now.Add(p.closeWait(0))
+			f.closing[e.Key] = &closing{start: e.Start, seen: now, next: now.Add(p.closeWait(0))}
 		}
 	}
 	return l.Requests
@@ -468,8 +467,8 @@ func (p *Poller) tierStepOnce(ctx context.Context, tp *tierPass, now, lookbackSt
 	if !tp.cursor.Before(tp.from) && left > 0 {
 		// Spread evenly: by the end of this poll the pass should be where
 		// it would be a little later (a poll interval, at least a tenth of
-		// the period up to aheadMax) at a pace that ends it that much before the period
-		// is over. Steps waiting for a page's worth of records (with short
+		// the period up to aheadMax) at a pace that ends it that much
+		// before the period is over. Steps waiting for a page's worth of records (with short
 		// polls) and the step of the poll that ends a pass then still
 		// leave every start re-read within the period (tested:
 		// TestFreshnessOneSecondPolls; measured: BenchmarkAPIEconomySteady).
@@ -494,10 +493,11 @@ func (p *Poller) tierStepOnce(ctx context.Context, tp *tierPass, now, lookbackSt
 			if res.complete {
 				p.fresh.tierRead = append(p.fresh.tierRead, Window{target, tp.cursor})
 			}
+			// Cut short (next not past the cursor), the cursor stays: the
+			// next poll reads the chunk again.
 			if res.next.After(tp.cursor) {
 				tp.cursor = target.Add(-time.Second)
 			}
-			// Cut short by the budget: the next poll reads the chunk again.
 			stepped = true
 		}
 	}
