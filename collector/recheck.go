@@ -250,6 +250,8 @@ func (p *Poller) recheck(ctx context.Context, now, lookbackStart, headFrom time.
 		out.CloseRequests += cs.requests
 		add(cs)
 	} else {
+		// At least one request, so that the re-checks go on when the
+		// other steps spent the poll's share.
 		fs := p.fallbackStep(ctx, now, older, int(float64(max(left, 0))*fallbackShare)+1)
 		out.CloseRequests += fs.requests
 		add(fs)
@@ -271,8 +273,10 @@ func (p *Poller) listStep(ctx context.Context, now time.Time, watched []Entry) i
 			}
 			f.listDown = now
 		} else if ctx.Err() == nil {
-			// Nothing can be concluded from a partial list.
-			p.log.Warn("listing open conversations failed; closes are looked for again next poll", "err", err)
+			// Nothing can be concluded from a partial list. The caller
+			// spaces listings by what this one cost, so the next may be a
+			// few polls away.
+			p.log.Warn("listing open conversations failed; closes are looked for again at the next listing", "err", err)
 		}
 		return l.Requests
 	}
