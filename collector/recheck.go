@@ -250,8 +250,8 @@ func (p *Poller) recheck(ctx context.Context, now, lookbackStart, headFrom time.
 		out.CloseRequests += cs.requests
 		add(cs)
 	} else {
-		// At least one request, so that the re-checks go on when the
-		// other steps spent the poll's share.
+		// At least one request: the re-checks go on even when the other
+		// steps spent the poll's share.
 		fs := p.fallbackStep(ctx, now, older, int(float64(max(left, 0))*fallbackShare)+1)
 		out.CloseRequests += fs.requests
 		add(fs)
