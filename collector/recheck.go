@@ -179,6 +179,17 @@ func (p *Poller) pollBudget() int {
 	return max(3, int(p.budget.Unreserved()*p.cfg.Interval.Minutes()*budgetShare))
 }
 
+// merge adds the counts of another scan to r; r is complete only if both
+// are. next is r's own: merged scans cover different ranges.
+func (r *scanResult) merge(s scanResult) {
+	r.requests += s.requests
+	r.records += s.records
+	r.counted += s.counted
+	r.open += s.open
+	r.splits += s.splits
+	r.complete = r.complete && s.complete
+}
+
 // recheck runs the re-reads of older starts after the head read, which
 // covered starts from headFrom on. spent is what the poll already used.
 func (p *Poller) recheck(ctx context.Context, now, lookbackStart, headFrom time.Time, spent int, out *PollResult) (scanResult, int) {
@@ -187,12 +198,7 @@ func (p *Poller) recheck(ctx context.Context, now, lookbackStart, headFrom time.
 	listRequests := 0
 	left := p.pollBudget() - spent
 	add := func(s scanResult) {
-		res.requests += s.requests
-		res.records += s.records
-		res.counted += s.counted
-		res.open += s.open
-		res.splits += s.splits
-		res.complete = res.complete && s.complete
+		res.merge(s)
 		left -= s.requests
 	}
 	open, err := p.state.Open()
@@ -244,6 +250,8 @@ func (p *Poller) recheck(ctx context.Context, now, lookbackStart, headFrom time.
 		out.CloseRequests += cs.requests
 		add(cs)
 	} else {
+		// At least one request: the re-checks go on even when the other
+		// steps spent the poll's share.
 		fs := p.fallbackStep(ctx, now, older, int(float64(max(left, 0))*fallbackShare)+1)
 		out.CloseRequests += fs.requests
 		add(fs)
@@ -265,8 +273,10 @@ func (p *Poller) listStep(ctx context.Context, now time.Time, watched []Entry) i
 			}
 			f.listDown = now
 		} else if ctx.Err() == nil {
-			// Nothing can be concluded from a partial list.
-			p.log.Warn("listing open conversations failed; closes are looked for again next poll", "err", err)
+			// Nothing can be concluded from a partial list. The caller
+			// spaces listings by what this one cost, so the next may be a
+			// few polls away.
+			p.log.Warn("listing open conversations failed; closes are looked for again at the next listing", "err", err)
 		}
 		return l.Requests
 	}
@@ -283,8 +293,7 @@ func (p *Poller) listStep(ctx context.Context, now time.Time, watched []Entry) i
 		case listed && known:
 			delete(f.closing, e.Key) // listed open again: the list decides
 		case !listed && !known:
-			f.closing[e.Key] = &closing{start: e.Start, seen: now}
-			f.closing[e.Key].next = now.Add(p.closeWait(0))
+			f.closing[e.Key] = &closing{start: e.Start, seen: now, next: now.Add(p.closeWait(0))}
 		}
 	}
 	return l.Requests
@@ -440,12 +449,7 @@ func (p *Poller) tierStep(ctx context.Context, tp *tierPass, now, lookbackStart,
 		// read first, wait no more than the period.
 		next, ok := p.tierStepOnce(ctx, tp, now, lookbackStart, headFrom, left-res.requests)
 		stepped = stepped || ok
-		res.requests += next.requests
-		res.records += next.records
-		res.counted += next.counted
-		res.open += next.open
-		res.splits += next.splits
-		res.complete = res.complete && next.complete
+		res.merge(next)
 	}
 	return res, stepped
 }
@@ -467,8 +471,8 @@ func (p *Poller) tierStepOnce(ctx context.Context, tp *tierPass, now, lookbackSt
 	if !tp.cursor.Before(tp.from) && left > 0 {
 		// Spread evenly: by the end of this poll the pass should be where
 		// it would be a little later (a poll interval, at least a tenth of
-		// the period up to aheadMax) at a pace that ends it that much before the period
-		// is over. Steps waiting for a page's worth of records (with short
+		// the period up to aheadMax) at a pace that ends it that much
+		// before the period is over. Steps waiting for a page's worth of records (with short
 		// polls) and the step of the poll that ends a pass then still
 		// leave every start re-read within the period (tested:
 		// TestFreshnessOneSecondPolls; measured: BenchmarkAPIEconomySteady).
@@ -493,10 +497,11 @@ func (p *Poller) tierStepOnce(ctx context.Context, tp *tierPass, now, lookbackSt
 			if res.complete {
 				p.fresh.tierRead = append(p.fresh.tierRead, Window{target, tp.cursor})
 			}
+			// Cut short (next not past the cursor), the cursor stays: the
+			// next poll reads the chunk again.
 			if res.next.After(tp.cursor) {
 				tp.cursor = target.Add(-time.Second)
 			}
-			// Cut short by the budget: the next poll reads the chunk again.
 			stepped = true
 		}
 	}

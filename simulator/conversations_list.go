@@ -61,17 +61,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, http.StatusNotFound, "no such endpoint")
 		return
 	}
-	if r.Method != http.MethodGet {
-		s.fail(w, http.StatusMethodNotAllowed, "use GET")
-		return
-	}
-	if s.limiter != nil && !s.limiter.Allow() {
-		w.Header().Set("Retry-After", "1")
-		s.fail(w, http.StatusTooManyRequests, "rate limit exceeded")
-		return
-	}
-	if err := s.checkAuth(r); err != nil {
-		s.fail(w, http.StatusUnauthorized, err.Error())
+	if !s.admit(w, r, http.MethodGet) {
 		return
 	}
 	if r.Header.Get("accountId") != s.opts.AccountID {

@@ -56,10 +56,12 @@ type Server struct {
 
 	listDisabled bool // the List of Conversations API answers 404
 	listRequests int
-	changes      uint64 // Add and Update calls: invalidate lastMatched
+	changes      uint64 // Add, Update and Forget calls: invalidate lastMatched
 
 	// The last query's matches: the pages of one window are asked for one
-	// after another, and a week of conversations is slow to filter.
+	// after another, and a week of conversations is slow to filter. A
+	// conversation changed other than through Update, at an unchanged
+	// simulated now, would not be seen by the next page.
 	lastQuery   matchQuery
 	lastMatched []*Conversation
 }
@@ -133,7 +135,7 @@ func (s *Server) Add(cs ...*Conversation) {
 }
 
 // Update changes conversations under the server's lock (tests use it to
-// finish open ones).
+// finish open ones); it also drops the cached matches of the last query.
 func (s *Server) Update(fn func(all []*Conversation)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -211,17 +213,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, http.StatusNotFound, "no such endpoint")
 		return
 	}
-	if r.Method != http.MethodPost {
-		s.fail(w, http.StatusMethodNotAllowed, "use POST")
-		return
-	}
-	if s.limiter != nil && !s.limiter.Allow() {
-		w.Header().Set("Retry-After", "1")
-		s.fail(w, http.StatusTooManyRequests, "rate limit exceeded")
-		return
-	}
-	if err := s.checkAuth(r); err != nil {
-		s.fail(w, http.StatusUnauthorized, err.Error())
+	if !s.admit(w, r, http.MethodPost) {
 		return
 	}
 	if r.Header.Get("accountId") != s.opts.AccountID || r.Header.Get("iId") != s.opts.StreamID {
@@ -308,6 +300,27 @@ func parseDate(s string, loc *time.Location) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("bad date %q", s)
+}
+
+// admit answers what the call-details and list endpoints check first, in
+// this order: the method, the account's rate limit, then the JWT. It reports
+// whether the request got through; if not, it has answered it. The caller
+// holds s.mu.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, method string) bool {
+	if r.Method != method {
+		s.fail(w, http.StatusMethodNotAllowed, "use "+method)
+		return false
+	}
+	if s.limiter != nil && !s.limiter.Allow() {
+		w.Header().Set("Retry-After", "1")
+		s.fail(w, http.StatusTooManyRequests, "rate limit exceeded")
+		return false
+	}
+	if err := s.checkAuth(r); err != nil {
+		s.fail(w, http.StatusUnauthorized, err.Error())
+		return false
+	}
+	return true
 }
 
 // checkAuth verifies the JWT: HS256 with the app's secret, appId = client
