@@ -152,10 +152,14 @@ func (e *CorruptStateError) Is(target error) bool { return target == ErrCorruptS
 // a conversation key (the call-details conversationId, the same c-... id
 // the List of Conversations API calls _id). Stable across runs and
 // releases: it is the on-disk identity.
-func ConversationKeyHash(key string) uint64 {
+func ConversationKeyHash(key string) uint64 { return fnv64a(key) }
+
+// fnv64a is 64-bit FNV-1a: the state's key hash and bbolt's meta page
+// checksum alike, without hash/fnv's allocation.
+func fnv64a[B string | []byte](b B) uint64 {
 	h := uint64(14695981039346656037)
-	for i := 0; i < len(key); i++ {
-		h ^= uint64(key[i])
+	for i := 0; i < len(b); i++ {
+		h ^= uint64(b[i])
 		h *= 1099511628211
 	}
 	return h
@@ -835,15 +839,6 @@ func parseBoltMeta(page []byte) (boltMeta, bool) {
 		pageSize: le.Uint32(b[8:]), flags: le.Uint32(b[12:]),
 		root: le.Uint64(b[16:]), freelist: le.Uint64(b[32:]), highWater: le.Uint64(b[40:]), txid: le.Uint64(b[48:]),
 	}, true
-}
-
-func fnv64a(b []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
-	return h
 }
 
 // hourKey is the hour bucket of a start (0 <= start, checked by callers):
