@@ -34,7 +34,7 @@ const InvalidBadStartTime = conversation.InvalidStartTime
 
 // Scan kinds: label values of the poll histogram.
 const (
-	ScanRecent = "recent" // the recent window (and a step of the sweep), every poll
+	ScanRecent = "recent" // the head read (and the re-reads of older starts), every poll
 	ScanFull   = "full"   // the whole lookback at once: the backfill of a first start
 	ScanSweep  = "sweep"  // a step of a tier's rolling re-read (logs only)
 )
