@@ -178,10 +178,9 @@ func OpenStateWith(path string, o StateOptions) (*State, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return nil, fmt.Errorf("creating state directory %s: %w", dir, err)
-		}
+	dir := filepath.Dir(path) // never "": "." for a bare file name
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("creating state directory %s: %w", dir, err)
 	}
 	if err := preflight(path); err != nil {
 		return nil, err
@@ -355,7 +354,7 @@ func (s *State) Apply(entries []Entry) ([]Outcome, error) {
 		// A page's entries mostly share an hour: look its bucket up once.
 		lastHour, hb := int64(-1), (*bolt.Bucket)(nil)
 		for i, e := range entries {
-			if e.Start.Unix() < 0 || e.Start.After(latest) {
+			if badStart(e.Start, latest) {
 				out[i] = OutcomeBadStart
 				continue
 			}
@@ -531,7 +530,7 @@ func (s *State) Open() ([]Entry, error) {
 // is counted: for a reader that learns of conversations elsewhere (the List
 // of Conversations API's _id is the same c-... key).
 func (s *State) Counted(key string, start time.Time) (bool, error) {
-	if start.Unix() < 0 || start.After(s.now().Add(maxFutureStart)) {
+	if badStart(start, s.now().Add(maxFutureStart)) {
 		return false, nil // a start the state refuses is never counted
 	}
 	counted := false
@@ -628,7 +627,6 @@ func (s *State) migrateV1(tx *bolt.Tx) error {
 	}
 	openB.FillPercent = openFillPercent
 	latest := s.now().Add(maxFutureStart)
-	bad := func(start int64) bool { return start < 0 || time.Unix(start, 0).After(latest) }
 	var hk [4]byte
 	var key [8]byte
 	var migrated, openN, dropped int
@@ -639,12 +637,12 @@ func (s *State) migrateV1(tx *bolt.Tx) error {
 			if len(v) != 8 {
 				return &CorruptStateError{Path: s.path, Reason: fmt.Sprintf("v1 counted entry %q has a %d-byte value", k, len(v))}
 			}
-			start := int64(binary.BigEndian.Uint64(v))
-			if bad(start) {
+			start := time.Unix(int64(binary.BigEndian.Uint64(v)), 0)
+			if badStart(start, latest) {
 				dropped++
 				continue
 			}
-			hb, err := hours.CreateBucketIfNotExists(hourKey(&hk, time.Unix(start, 0)))
+			hb, err := hours.CreateBucketIfNotExists(hourKey(&hk, start))
 			if err != nil {
 				return err
 			}
@@ -665,7 +663,7 @@ func (s *State) migrateV1(tx *bolt.Tx) error {
 				return &CorruptStateError{Path: s.path, Reason: fmt.Sprintf("v1 open entry %q has a %d-byte value", k, len(v))}
 			}
 			e := Entry{Key: string(k), Start: time.Unix(int64(binary.BigEndian.Uint64(v[:8])), 0), Channel: string(v[8:])}
-			if bad(e.Start.Unix()) {
+			if badStart(e.Start, latest) {
 				dropped++
 				return nil
 			}
@@ -840,6 +838,11 @@ func parseBoltMeta(page []byte) (boltMeta, bool) {
 		root: le.Uint64(b[16:]), freelist: le.Uint64(b[32:]), highWater: le.Uint64(b[40:]), txid: le.Uint64(b[48:]),
 	}, true
 }
+
+// badStart is the state's refusal of a session start (OutcomeBadStart):
+// before 1970, where no hour bucket is, or after latest (now plus
+// maxFutureStart).
+func badStart(start, latest time.Time) bool { return start.Unix() < 0 || start.After(latest) }
 
 // hourKey is the hour bucket of a start (0 <= start, checked by callers):
 // hours since 1970, big-endian so that buckets sort oldest first.
