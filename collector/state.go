@@ -351,8 +351,9 @@ func (s *State) Apply(entries []Entry) ([]Outcome, error) {
 		horizon := getTime(tx.Bucket(bucketMeta), metaHorizon)
 		var hk [4]byte
 		var key [8]byte
-		// A page's entries mostly share an hour: look its bucket up once.
-		lastHour, hb := int64(-1), (*bolt.Bucket)(nil)
+		// A page's entries mostly share an hour: look its bucket up, and
+		// make its cursor (an allocation), once.
+		lastHour, hc := int64(-1), (*bolt.Cursor)(nil)
 		for i, e := range entries {
 			if badStart(e.Start, latest) {
 				out[i] = OutcomeBadStart
@@ -365,9 +366,12 @@ func (s *State) Apply(entries []Entry) ([]Outcome, error) {
 			hashes[i] = ConversationKeyHash(e.Key)
 			binary.BigEndian.PutUint64(key[:], hashes[i])
 			if h := e.Start.Unix() / 3600; h != lastHour {
-				lastHour, hb = h, hours.Bucket(hourKey(&hk, e.Start))
+				lastHour, hc = h, nil
+				if hb := hours.Bucket(hourKey(&hk, e.Start)); hb != nil {
+					hc = hb.Cursor()
+				}
 			}
-			if hb != nil && holds(hb, key[:]) {
+			if hc != nil && cursorHolds(hc, key[:]) {
 				out[i] = OutcomeDuplicate
 				continue
 			}
@@ -879,8 +883,12 @@ func decodeOpen(k, v []byte) (Entry, bool) {
 
 // holds reports whether bucket b has key (a counted entry's value is empty,
 // so presence is a cursor's exact hit, not a non-nil Get).
-func holds(b *bolt.Bucket, key []byte) bool {
-	k, _ := b.Cursor().Seek(key)
+func holds(b *bolt.Bucket, key []byte) bool { return cursorHolds(b.Cursor(), key) }
+
+// cursorHolds is holds with a cursor of the bucket, reusable in a read
+// transaction (Seek repositions it).
+func cursorHolds(c *bolt.Cursor, key []byte) bool {
+	k, _ := c.Seek(key)
 	return bytes.Equal(k, key)
 }
 
