@@ -55,7 +55,7 @@ func BenchmarkDecodeAndDedupe(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer state.Close()
-	split := func(p *conversation.Page) []Entry {
+	entriesOf := func(p *conversation.Page) []Entry {
 		entries := make([]Entry, 0, len(p.Records))
 		for i := range p.Records {
 			c := &p.Records[i]
@@ -64,7 +64,7 @@ func BenchmarkDecodeAndDedupe(b *testing.B) {
 		return entries
 	}
 	p, _ := conversation.DecodePage(body, time.UTC)
-	if _, err := state.Apply(split(&p)); err != nil {
+	if _, err := state.Apply(entriesOf(&p)); err != nil {
 		b.Fatal(err)
 	}
 	b.SetBytes(int64(len(body)))
@@ -75,7 +75,7 @@ func BenchmarkDecodeAndDedupe(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := state.Apply(split(&p)); err != nil {
+		if _, err := state.Apply(entriesOf(&p)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -33,6 +33,11 @@ func hostilePoller(t *testing.T, pages PageSource, now time.Time) (*Poller, *rec
 	t.Helper()
 	state := openTestState(t, filepath.Join(t.TempDir(), "state.db"))
 	t.Cleanup(func() { state.Close() })
+	return hostilePollerOn(state, pages, now)
+}
+
+// hostilePollerOn is hostilePoller on a state the test opened itself.
+func hostilePollerOn(state *State, pages PageSource, now time.Time) (*Poller, *recordingSink) {
 	sink := newRecordingSink()
 	p := New(Options{Pages: pages, State: state, Sink: sink, Registerer: prometheus.NewRegistry(), Log: quiet,
 		Now:  func() time.Time { return now },
@@ -129,10 +134,7 @@ func TestBadStartCountedByReason(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer state.Close()
-	sink := newRecordingSink()
-	p := New(Options{Pages: pages, State: state, Sink: sink, Registerer: prometheus.NewRegistry(), Log: quiet,
-		Now:  func() time.Time { return now },
-		Poll: PollerConfig{Interval: time.Minute, Lookback: 2 * time.Hour, RecentWindow: 30 * time.Minute, RequestsPerPoll: 25}})
+	p, sink := hostilePollerOn(state, pages, now)
 	if r := p.Poll(context.Background()); !r.Complete {
 		t.Fatalf("poll %+v", r)
 	}

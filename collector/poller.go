@@ -135,12 +135,12 @@ func New(o Options) *Poller {
 	if o.Poll.Tiers == nil {
 		o.Poll.Tiers = DefaultTiers
 	}
-	lister := o.OpenList
-	if lister == nil && o.UseOpenList && o.Upstream != nil {
-		lister = openlist.New(openlist.Config{StreamID: o.Client.StreamID}, o.Upstream)
-	}
-	if !o.UseOpenList {
-		lister = nil
+	var lister OpenLister // nil: closes are re-checked in narrow windows
+	if o.UseOpenList {
+		lister = o.OpenList
+		if lister == nil && o.Upstream != nil {
+			lister = openlist.New(openlist.Config{StreamID: o.Client.StreamID}, o.Upstream)
+		}
 	}
 	p := &Poller{pages: pages, state: o.State, sink: o.Sink, cfg: o.Poll, log: o.Log, now: o.Now, density: -1}
 	if o.Upstream != nil {
@@ -149,7 +149,9 @@ func New(o Options) *Poller {
 	p.fresh = newFreshness(o.Poll.Tiers, o.Poll.Lookback, lister, o.Now())
 	p.readUpTo = o.State.Watermark()
 	p.metrics = newPollMetrics(o.Registerer, o.Poll.Interval, p.Lag)
-	p.metrics.openListAvailable.Set(map[bool]float64{true: 1, false: 0}[lister != nil])
+	if lister != nil {
+		p.metrics.openListAvailable.Set(1)
+	}
 	return p
 }
 

@@ -108,7 +108,7 @@ func newTestUpstream(t testing.TB, url string, reg prometheus.Registerer, now fu
 // and checks that every conversation is observed at most once and every
 // one that was there to be seen is. Under -short it runs 40 minutes
 // (restart at 20): the same events (backfill, burst, splits, restart,
-// sweeps, late reports), fewer repetitions of them.
+// tier re-reads, late reports), fewer repetitions of them.
 func TestPollerExactlyOnce(t *testing.T) {
 	t.Parallel() // independent rigs; the quick tier waits on the slowest of them
 	minutes, restartAt := 150, 70

@@ -34,7 +34,7 @@ const InvalidBadStartTime = conversation.InvalidStartTime
 
 // Scan kinds: label values of the poll histogram.
 const (
-	ScanRecent = "recent" // the recent window (and a step of the sweep), every poll
+	ScanRecent = "recent" // the head read (and the re-reads of older starts), every poll
 	ScanFull   = "full"   // the whole lookback at once: the backfill of a first start
 	ScanSweep  = "sweep"  // a step of a tier's rolling re-read (logs only)
 )
@@ -79,7 +79,7 @@ func newPollMetrics(reg prometheus.Registerer, pollInterval time.Duration, lag f
 		}, []string{"reason"}),
 		pollDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Subsystem: "exporter", Name: "poll_duration_seconds",
-			Help:    "smartassist_exporter: duration of polls, by scan (full: the backfill of a first start; recent: the recent window and a step of the lookback sweep).",
+			Help:    "smartassist_exporter: duration of polls, by scan (full: the backfill of a first start; recent: the head read and the re-reads of older starts).",
 			Buckets: []float64{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},
 		}, []string{"scan"}),
 		windowSplits: prometheus.NewCounter(prometheus.CounterOpts{

@@ -152,10 +152,14 @@ func (e *CorruptStateError) Is(target error) bool { return target == ErrCorruptS
 // a conversation key (the call-details conversationId, the same c-... id
 // the List of Conversations API calls _id). Stable across runs and
 // releases: it is the on-disk identity.
-func ConversationKeyHash(key string) uint64 {
+func ConversationKeyHash(key string) uint64 { return fnv64a(key) }
+
+// fnv64a is 64-bit FNV-1a: the state's key hash and bbolt's meta page
+// checksum alike, without hash/fnv's allocation.
+func fnv64a[B string | []byte](b B) uint64 {
 	h := uint64(14695981039346656037)
-	for i := 0; i < len(key); i++ {
-		h ^= uint64(key[i])
+	for i := 0; i < len(b); i++ {
+		h ^= uint64(b[i])
 		h *= 1099511628211
 	}
 	return h
@@ -174,10 +178,9 @@ func OpenStateWith(path string, o StateOptions) (*State, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return nil, fmt.Errorf("creating state directory %s: %w", dir, err)
-		}
+	dir := filepath.Dir(path) // never "": "." for a bare file name
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("creating state directory %s: %w", dir, err)
 	}
 	if err := preflight(path); err != nil {
 		return nil, err
@@ -348,10 +351,11 @@ func (s *State) Apply(entries []Entry) ([]Outcome, error) {
 		horizon := getTime(tx.Bucket(bucketMeta), metaHorizon)
 		var hk [4]byte
 		var key [8]byte
-		// A page's entries mostly share an hour: look its bucket up once.
-		lastHour, hb := int64(-1), (*bolt.Bucket)(nil)
+		// A page's entries mostly share an hour: look its bucket up, and
+		// make its cursor (an allocation), once.
+		lastHour, hc := int64(-1), (*bolt.Cursor)(nil)
 		for i, e := range entries {
-			if e.Start.Unix() < 0 || e.Start.After(latest) {
+			if badStart(e.Start, latest) {
 				out[i] = OutcomeBadStart
 				continue
 			}
@@ -362,9 +366,12 @@ func (s *State) Apply(entries []Entry) ([]Outcome, error) {
 			hashes[i] = ConversationKeyHash(e.Key)
 			binary.BigEndian.PutUint64(key[:], hashes[i])
 			if h := e.Start.Unix() / 3600; h != lastHour {
-				lastHour, hb = h, hours.Bucket(hourKey(&hk, e.Start))
+				lastHour, hc = h, nil
+				if hb := hours.Bucket(hourKey(&hk, e.Start)); hb != nil {
+					hc = hb.Cursor()
+				}
 			}
-			if hb != nil && holds(hb, key[:]) {
+			if hc != nil && cursorHolds(hc, key[:]) {
 				out[i] = OutcomeDuplicate
 				continue
 			}
@@ -527,7 +534,7 @@ func (s *State) Open() ([]Entry, error) {
 // is counted: for a reader that learns of conversations elsewhere (the List
 // of Conversations API's _id is the same c-... key).
 func (s *State) Counted(key string, start time.Time) (bool, error) {
-	if start.Unix() < 0 || start.After(s.now().Add(maxFutureStart)) {
+	if badStart(start, s.now().Add(maxFutureStart)) {
 		return false, nil // a start the state refuses is never counted
 	}
 	counted := false
@@ -624,7 +631,6 @@ func (s *State) migrateV1(tx *bolt.Tx) error {
 	}
 	openB.FillPercent = openFillPercent
 	latest := s.now().Add(maxFutureStart)
-	bad := func(start int64) bool { return start < 0 || time.Unix(start, 0).After(latest) }
 	var hk [4]byte
 	var key [8]byte
 	var migrated, openN, dropped int
@@ -635,12 +641,12 @@ func (s *State) migrateV1(tx *bolt.Tx) error {
 			if len(v) != 8 {
 				return &CorruptStateError{Path: s.path, Reason: fmt.Sprintf("v1 counted entry %q has a %d-byte value", k, len(v))}
 			}
-			start := int64(binary.BigEndian.Uint64(v))
-			if bad(start) {
+			start := time.Unix(int64(binary.BigEndian.Uint64(v)), 0)
+			if badStart(start, latest) {
 				dropped++
 				continue
 			}
-			hb, err := hours.CreateBucketIfNotExists(hourKey(&hk, time.Unix(start, 0)))
+			hb, err := hours.CreateBucketIfNotExists(hourKey(&hk, start))
 			if err != nil {
 				return err
 			}
@@ -661,7 +667,7 @@ func (s *State) migrateV1(tx *bolt.Tx) error {
 				return &CorruptStateError{Path: s.path, Reason: fmt.Sprintf("v1 open entry %q has a %d-byte value", k, len(v))}
 			}
 			e := Entry{Key: string(k), Start: time.Unix(int64(binary.BigEndian.Uint64(v[:8])), 0), Channel: string(v[8:])}
-			if bad(e.Start.Unix()) {
+			if badStart(e.Start, latest) {
 				dropped++
 				return nil
 			}
@@ -837,14 +843,10 @@ func parseBoltMeta(page []byte) (boltMeta, bool) {
 	}, true
 }
 
-func fnv64a(b []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
-	return h
-}
+// badStart is the state's refusal of a session start (OutcomeBadStart):
+// before 1970, where no hour bucket is, or after latest (now plus
+// maxFutureStart).
+func badStart(start, latest time.Time) bool { return start.Unix() < 0 || start.After(latest) }
 
 // hourKey is the hour bucket of a start (0 <= start, checked by callers):
 // hours since 1970, big-endian so that buckets sort oldest first.
@@ -881,8 +883,12 @@ func decodeOpen(k, v []byte) (Entry, bool) {
 
 // holds reports whether bucket b has key (a counted entry's value is empty,
 // so presence is a cursor's exact hit, not a non-nil Get).
-func holds(b *bolt.Bucket, key []byte) bool {
-	k, _ := b.Cursor().Seek(key)
+func holds(b *bolt.Bucket, key []byte) bool { return cursorHolds(b.Cursor(), key) }
+
+// cursorHolds is holds with a cursor of the bucket, reusable in a read
+// transaction (Seek repositions it).
+func cursorHolds(c *bolt.Cursor, key []byte) bool {
+	k, _ := c.Seek(key)
 	return bytes.Equal(k, key)
 }
 
