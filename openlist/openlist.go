@@ -93,7 +93,12 @@ const maxIDLen = 128
 // Requests is set either way.
 func (c *Client) ListOpen(ctx context.Context) (Listing, error) {
 	l := Listing{Open: map[string]struct{}{}}
-	var prevFirst string
+	// Every id listed so far, open or not: a page mostly made of them
+	// means the upstream ignores skip (perhaps shifting by the few
+	// conversations that arrived meanwhile), and reading on would spend up
+	// to MaxPages requests for nothing. Honest paging repeats an id only
+	// when conversations close or arrive between two pages: a few.
+	seen := map[string]struct{}{}
 	for page := range MaxPages {
 		q := url.Values{"skip": {strconv.Itoa(page * PageLimit)}, "limit": {strconv.Itoa(PageLimit)}, "status": OpenStatuses}
 		var pg listPage
@@ -120,11 +125,15 @@ func (c *Client) ListOpen(ctx context.Context) (Listing, error) {
 			return l, fmt.Errorf("listing open conversations, page %d: %w", page, err)
 		}
 		recs := *pg.Results
-		if page > 0 && len(recs) > 0 && recs[0].ID == prevFirst && len(recs) == PageLimit {
-			return l, fmt.Errorf("%w: page %d repeats page %d (skip ignored?)", ErrIncomplete, page, page-1)
+		repeated := 0
+		for _, r := range recs {
+			if _, ok := seen[r.ID]; ok {
+				repeated++
+			}
+			seen[r.ID] = struct{}{}
 		}
-		if len(recs) > 0 {
-			prevFirst = recs[0].ID
+		if page > 0 && len(recs) == PageLimit && repeated > PageLimit/2 {
+			return l, fmt.Errorf("%w: page %d repeats %d ids of earlier pages (skip ignored?)", ErrIncomplete, page, repeated)
 		}
 		for _, r := range recs {
 			if r.ID == "" || len(r.ID) > maxIDLen || !isOpen(r.Status) {

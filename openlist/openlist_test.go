@@ -121,6 +121,9 @@ func TestListOpenHostile(t *testing.T) {
 		{"no results array", func(string) string { return `{"data":[]}` }, nil},
 		{"not JSON", func(string) string { return `<html>maintenance</html>` }, nil},
 		{"skip ignored", func(string) string { return fullPage(0) }, ErrIncomplete},
+		// skip ignored while new conversations arrive: every page is the
+		// newest 100, shifted by one or two.
+		{"skip ignored, shifting", func(s string) string { return fullPage(len(s)) }, ErrIncomplete},
 		{"endless", func(skip string) string { return fullPage(len(skip) * 1000) }, nil},
 	}
 	for _, tc := range cases {
@@ -140,6 +143,9 @@ func TestListOpenHostile(t *testing.T) {
 			}
 			if n > MaxPages*upstream.MaxAttempts {
 				t.Errorf("%d requests: unbounded", n)
+			}
+			if errors.Is(tc.want, ErrIncomplete) && n > 2 {
+				t.Errorf("%d requests to see that skip is ignored, want 2", n)
 			}
 		})
 	}
