@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/smartassist-exporter/smartassist_exporter/internal/testkit"
 	"github.com/smartassist-exporter/smartassist_exporter/simulator"
 )
 
@@ -72,23 +73,7 @@ func skipShort(t *testing.T, why string) {
 	}
 }
 
-// syncBuffer collects a process's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testkit.SyncBuffer
 
 // startTool starts an external program (Prometheus, the collector) for
 // the length of the test, stops it by PID afterwards, and shows its output

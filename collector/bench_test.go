@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smartassist-exporter/smartassist_exporter/conversation"
+	"github.com/smartassist-exporter/smartassist_exporter/internal/testkit"
 	"github.com/smartassist-exporter/smartassist_exporter/simulator"
 	"github.com/smartassist-exporter/smartassist_exporter/upstream"
 )
@@ -110,7 +111,7 @@ type economyCase struct {
 func economy(b *testing.B, ec economyCase) {
 	for i := 0; i < b.N; i++ {
 		t0 := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
-		clock := &fakeClock{t: t0}
+		clock := testkit.NewClock(t0)
 		sim := simulator.New(simulator.Options{AccountID: "acc", StreamID: "st", ClientID: "cs-1", ClientSecret: "secret", Seed: 3, Now: clock.Now})
 		sim.SetListDisabled(ec.noList)
 		srv := httptest.NewServer(sim)

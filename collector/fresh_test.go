@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/smartassist-exporter/smartassist_exporter/conversation"
+	"github.com/smartassist-exporter/smartassist_exporter/internal/testkit"
 	"github.com/smartassist-exporter/smartassist_exporter/simulator"
 )
 
@@ -68,7 +69,7 @@ type freshRig struct {
 
 func newFreshRig(t *testing.T, t0 time.Time, cfg PollerConfig, perMinute float64, history func(*simulator.Server)) *freshRig {
 	t.Helper()
-	clock := &fakeClock{t: t0}
+	clock := testkit.NewClock(t0)
 	sim := simulator.New(simulator.Options{AccountID: "acc", StreamID: "st", ClientID: "cs-1", ClientSecret: "secret", Seed: 7, Now: clock.Now})
 	history(sim)
 	srv := newSimServer(t, sim)

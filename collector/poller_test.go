@@ -14,26 +14,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/smartassist-exporter/smartassist_exporter/conversation"
+	"github.com/smartassist-exporter/smartassist_exporter/internal/testkit"
 	"github.com/smartassist-exporter/smartassist_exporter/simulator"
 	"github.com/smartassist-exporter/smartassist_exporter/upstream"
 )
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+type fakeClock = testkit.Clock
 
 // recordingSink remembers how often each conversation was observed.
 type recordingSink struct {
@@ -66,7 +52,7 @@ type testRig struct {
 }
 
 func newRig(t *testing.T, start time.Time, failureRate float64) *testRig {
-	clock := &fakeClock{t: start}
+	clock := testkit.NewClock(start)
 	sim := simulator.New(simulator.Options{AccountID: "acc", StreamID: "st", ClientID: "cs-1", ClientSecret: "secret",
 		FailureRate: failureRate, Seed: 42, Now: clock.Now})
 	srv := httptest.NewServer(sim)

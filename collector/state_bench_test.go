@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/smartassist-exporter/smartassist_exporter/internal/testkit"
 	"github.com/smartassist-exporter/smartassist_exporter/simulator"
 )
 
@@ -366,7 +367,7 @@ func BenchmarkStateApplyPage(b *testing.B) {
 func BenchmarkStateBackfill7d(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		t0 := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
-		clock := &fakeClock{t: t0}
+		clock := testkit.NewClock(t0)
 		sim := simulator.New(simulator.Options{AccountID: "acc", StreamID: "st", ClientID: "cs-1", ClientSecret: "secret", Seed: 14, Now: clock.Now})
 		srv := httptest.NewServer(sim)
 		lookback := 7 * 24 * time.Hour

@@ -1,7 +1,6 @@
 package live
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/smartassist-exporter/smartassist_exporter/capacity"
+	"github.com/smartassist-exporter/smartassist_exporter/internal/testkit"
 	"github.com/smartassist-exporter/smartassist_exporter/simulator"
 	"github.com/smartassist-exporter/smartassist_exporter/upstream"
 )
@@ -24,39 +24,9 @@ var t0 = time.Date(2026, 3, 10, 14, 0, 0, 0, time.UTC)
 // The collector is what capacity reads staffing from.
 var _ capacity.Staffing = (*Collector)(nil)
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type fakeClock = testkit.Clock
 
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testkit.SyncBuffer
 
 // rig is a simulated account over real HTTP, the shared upstream client as
 // main builds it, and a live collector on the simulator's clock.
@@ -71,7 +41,7 @@ type rig struct {
 
 func newRig(t testing.TB, live simulator.LiveOptions, wrap func(http.Handler) http.Handler) *rig {
 	t.Helper()
-	clock := &fakeClock{t: t0}
+	clock := testkit.NewClock(t0)
 	sim := simulator.New(simulator.Options{AccountID: "acc", StreamID: "st", ClientID: "cs-1", ClientSecret: "secret", Seed: 7, Now: clock.Now})
 	sim.SetLive(live)
 	sim.Generate(t0.Add(-3*time.Hour), t0, simulator.Profile{PerHour: 600, OpenShare: 0.5, Shape: simulator.DemoShape})
