@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -213,7 +214,8 @@ func serve(ctx context.Context, cfg *config.Config, listener net.Listener, log *
 			TimezoneOffset: cfg.TimezoneOffset},
 		State: state, Sink: sink, Registerer: reg,
 		Poll: collector.PollerConfig{Interval: cfg.PollInterval, Lookback: cfg.Lookback, RecentWindow: cfg.RecentWindow,
-			Tiers: collector.TiersWithPeriods(cfg.Recheck2hPeriod, cfg.Recheck1dPeriod, cfg.Recheck7dPeriod)},
+			Tiers: collector.TiersWithPeriods(cfg.Recheck2hPeriod, cfg.Recheck1dPeriod, cfg.Recheck7dPeriod,
+				func(tier string) bool { return cfg.IsSet("RECHECK_" + strings.ToUpper(tier) + "_PERIOD") })},
 		UseOpenList: cfg.OpenList,
 		Log:         log.With("component", "collector"),
 	})

@@ -264,7 +264,7 @@ func TestCloseReadByTierNeedsNoNarrowRead(t *testing.T) {
 	if n := p.closesDue(t0, headFrom); n != 2 {
 		t.Fatalf("closesDue = %d, want 2", n)
 	}
-	res := p.closeStep(context.Background(), t0, watched, headFrom, 10)
+	res := p.closeStep(context.Background(), t0, t0.Add(-2*time.Hour), watched, headFrom, 10)
 	if res.requests != 1 {
 		t.Errorf("%d narrow requests, want 1 (only the close the tiers did not read)", res.requests)
 	}

@@ -6,8 +6,9 @@
 // The poller therefore re-reads: a first start reads the whole lookback;
 // then every poll reads the head (since the watermark minus
 // SMARTASSIST_RECENT_WINDOW) and re-reads older starts by value (see
-// recheck.go): the narrow windows of known-open conversations that closed,
-// and age tiers, each re-read once per period. The state file decides what
+// recheck.go): the last half hour whole every two polls, the narrow windows
+// of conversations the List of Conversations API shows closed, and older
+// age tiers, each re-read once per period. The state file decides what
 // is new; re-reading only ever costs API requests, never a double count.
 package collector
 
@@ -146,7 +147,7 @@ func New(o Options) *Poller {
 	if o.Upstream != nil {
 		p.budget = o.Upstream.Budget()
 	}
-	p.fresh = newFreshness(o.Poll.Tiers, o.Poll.Lookback, lister, o.Now())
+	p.fresh = newFreshness(o.Poll.Tiers, o.Poll.Interval, o.Poll.Lookback, lister, o.Now())
 	p.readUpTo = o.State.Watermark()
 	p.metrics = newPollMetrics(o.Registerer, o.Poll.Interval, p.Lag)
 	if lister != nil {
@@ -519,10 +520,12 @@ func (p *Poller) process(pg *conversation.Page, w Window, res *scanResult) error
 	for i, o := range outcomes {
 		switch o {
 		case OutcomeNew:
+			p.fresh.found(entries[i].Key)
 			p.sink.Observe(recs[i])
 			m.records.WithLabelValues(ResultCounted).Inc()
 			res.counted++
 		case OutcomeDuplicate:
+			p.fresh.found(entries[i].Key) // counted before: nothing to look for
 			m.records.WithLabelValues(ResultDuplicate).Inc()
 		case OutcomeOpen:
 			m.records.WithLabelValues(ResultOpen).Inc()

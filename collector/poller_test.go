@@ -270,7 +270,7 @@ func recheckAllNow(p *Poller) {
 	p.fresh.listWait = 0
 	for _, tp := range p.fresh.tiers {
 		tp.began = time.Time{}
-		tp.tier.Period = time.Second
+		tp.period, tp.periodWithoutList = time.Second, time.Second
 	}
 }
 
@@ -284,7 +284,7 @@ func TestTiersSpreadTheLookback(t *testing.T) {
 	t0 := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
 	rig := newRig(t, t0, 0)
 	rig.cfg.Lookback = 7 * 24 * time.Hour
-	rig.cfg.Tiers = []Tier{{"2h", 2 * time.Hour, 5 * time.Minute}, {"1d", 24 * time.Hour, 20 * time.Minute}, {"7d", 7 * 24 * time.Hour, 40 * time.Minute}}
+	rig.cfg.Tiers = []Tier{{Name: "2h", MaxAge: 2 * time.Hour, Period: 5 * time.Minute}, {Name: "1d", MaxAge: 24 * time.Hour, Period: 20 * time.Minute}, {Name: "7d", MaxAge: 7 * 24 * time.Hour, Period: 40 * time.Minute}}
 	generated := rig.sim.Generate(t0.Add(-7*24*time.Hour), t0, simulator.Profile{PerHour: 150})
 	state := openTestState(t, filepath.Join(t.TempDir(), "state.db"))
 	defer state.Close()

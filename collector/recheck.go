@@ -11,27 +11,37 @@ import (
 
 // Re-reading by value. After the head read of a poll (new starts since the
 // last complete read), the poller re-reads older starts only where a
-// finished record may still appear:
+// finished record may still appear, paid for in pages of 100:
 //
+//   - The 30m tier re-reads the last half hour whole every two polls: most
+//     conversations are reported finished within it, and one scan of it
+//     costs less than a narrow window per close.
 //   - Known-open conversations that the List of Conversations API no longer
-//     lists as open have closed: their narrow windows (their start second,
-//     coalesced when close together) are re-read a poll later, then
-//     every two polls (with short polls: doubling up to a minute) until
-//     call details reports them finished — the platform's reporting
-//     delay — for at most closeFollowUp; then the tiers take over. They
-//     leave the open gauge at once. A listing of many pages is read every
+//     lists as open have closed: they leave the open gauge at once, and
+//     those older than the 30m tier have their narrow windows (their start
+//     second, coalesced when close together) re-read until call details
+//     reports them finished (closeWait), for at most closeFollowUp; then
+//     the tiers take over. The list is read every other poll when two
+//     polls bound a close (listEvery), and a listing of many pages every
 //     few polls (listPagesPerPoll).
+//   - Conversations the list shows open that call details has not shown
+//     open (unseen: most are first reported finished) are looked for the
+//     same way when the list stops showing them, by their start from the
+//     list, every lateCheck. Given up when none is ever found
+//     (checkUnseen).
 //   - Where that API is absent (404/403), known-open conversations are
 //     re-checked in narrow windows, oldest-unchecked first, within a share
 //     of each poll's budget.
-//   - Age tiers re-read the starts no one listed open: each tier's range of
-//     ages is re-read once per period, spread evenly over the polls of the
-//     period (rolling passes, newest starts first, back to back), so a
-//     record first reported late is counted within its tier's period.
+//   - Older age tiers re-read what the list cannot show (bot-only
+//     sessions, conversations too short to be listed) reported late: each
+//     tier's range of ages once per period (rolling passes, newest starts
+//     first, paced so that every start is re-read within the period), so
+//     a record first reported late is counted within its tier's period.
+//     Their periods are long with the list, short without it.
 
 // DefaultRecentWindow is SMARTASSIST_RECENT_WINDOW's default: how far
 // before the last complete read the head read starts. Short, because the
-// 2h tier re-reads everything younger within minutes: it only has to keep
+// 30m tier re-reads everything younger every two polls: it only has to keep
 // the freshest conversations (reported within minutes of their start)
 // counted within a poll.
 const DefaultRecentWindow = 3 * time.Minute
@@ -43,22 +53,43 @@ type Tier struct {
 	// MaxAge is the oldest start the tier re-reads (capped at the
 	// lookback); the youngest is where the previous tier ends.
 	MaxAge time.Duration
+	// Period is how often the tier's range is re-read; 0 means two polls,
+	// at least a minute (the bound on counting a close).
 	Period time.Duration
+	// PeriodWithoutList, if set, replaces Period while the List of
+	// Conversations API is not used or not available: the tier is then
+	// what finds the records of conversations only the list would have
+	// shown.
+	PeriodWithoutList time.Duration
 }
 
-// DefaultTiers are the age tiers: under 2 h every 5 minutes, under a day hourly, the rest of
-// a 7-day lookback twice a day.
+// DefaultTiers are the age tiers. Under 30 minutes every two polls: most
+// conversations are reported finished within half an hour of their start,
+// and reading that range whole is cheaper than a narrow window per close.
+// Beyond, the List of Conversations API shows the conversations that close
+// (and their starts), so the tiers only look for records the list never
+// showed — bot-only sessions, conversations shorter than a listing apart —
+// reported late: under 2 h hourly, under a day every 3 hours, the rest of a
+// 7-day lookback twice a day. Without the list they find everything: under
+// 2 h every 5 minutes, under a day hourly.
 var DefaultTiers = []Tier{
-	{Name: "2h", MaxAge: 2 * time.Hour, Period: 5 * time.Minute},
-	{Name: "1d", MaxAge: 24 * time.Hour, Period: time.Hour},
-	{Name: "7d", MaxAge: 7 * 24 * time.Hour, Period: 12 * time.Hour},
+	{Name: "30m", MaxAge: 30 * time.Minute},
+	{Name: "2h", MaxAge: 2 * time.Hour, Period: time.Hour, PeriodWithoutList: 5 * time.Minute},
+	{Name: "1d", MaxAge: 24 * time.Hour, Period: 3 * time.Hour, PeriodWithoutList: time.Hour},
+	{Name: "7d", MaxAge: 7 * 24 * time.Hour, Period: 24 * time.Hour, PeriodWithoutList: 12 * time.Hour},
 }
 
 // TiersWithPeriods is DefaultTiers with the periods of the 2h, 1d and 7d
-// tiers given (SMARTASSIST_RECHECK_*_PERIOD).
-func TiersWithPeriods(p2h, p1d, p7d time.Duration) []Tier {
+// tiers given (SMARTASSIST_RECHECK_*_PERIOD). A period set explicitly
+// (given reports which) is used with or without the list.
+func TiersWithPeriods(p2h, p1d, p7d time.Duration, given func(tier string) bool) []Tier {
 	tiers := slices.Clone(DefaultTiers)
-	tiers[0].Period, tiers[1].Period, tiers[2].Period = p2h, p1d, p7d
+	tiers[1].Period, tiers[2].Period, tiers[3].Period = p2h, p1d, p7d
+	for i := 1; i < len(tiers); i++ {
+		if given(tiers[i].Name) {
+			tiers[i].PeriodWithoutList = 0
+		}
+	}
 	return tiers
 }
 
@@ -69,16 +100,21 @@ const TierOpen = "open"
 
 const (
 	// closeFollowUp is how long a conversation the list shows closed is
-	// re-read before the tiers take over: the platform reports a finished
-	// conversation up to ~15 minutes after it ends.
-	closeFollowUp = 30 * time.Minute
+	// re-read before the tiers take over.
+	closeFollowUp = 2 * time.Hour
+	// reportDelay is how long the platform may take to report a finished
+	// conversation (up to ~15 minutes after it ends, its docs say): until
+	// then a closed one is re-read every two polls at most, after it every
+	// lateCheck.
+	reportDelay = 15 * time.Minute
+	lateCheck   = 5 * time.Minute
 	// closeBackoffMax caps the wait between re-reads of a closed
 	// conversation not yet reported finished (or two polls, if longer):
 	// it is counted within that of call details reporting it finished.
 	closeBackoffMax = time.Minute
 	// narrowRecords is the most records a coalesced narrow window is
 	// expected to hold: it stays one page, with room for a busier minute.
-	narrowRecords = 80
+	narrowRecords = 95
 	// budgetShare is the part of each poll's share of the API budget the
 	// poller plans to spend; the rest absorbs retries and other sources.
 	budgetShare = 0.8
@@ -104,12 +140,19 @@ type OpenLister interface {
 
 // tierPass is the state of one tier's rolling re-read.
 type tierPass struct {
-	tier     Tier
-	minAge   time.Duration
-	began    time.Time // the pass under way began; zero: none under way
-	from, to time.Time // its range of starts, fixed when it began
-	cursor   time.Time
-	complete bool
+	tier Tier
+	// period and periodWithoutList are the tier's, resolved.
+	period, periodWithoutList time.Duration
+	minAge                    time.Duration
+	began                     time.Time // the pass under way began; zero: none under way
+	from, to                  time.Time // its range of starts, fixed when it began
+	cursor                    time.Time
+	complete                  bool
+	// listCovered: a complete pass began after the list was first read
+	// (since it last became available). Until then the tier runs at its
+	// period without the list: the list cannot have shown what closed
+	// before the exporter started reading it.
+	listCovered bool
 	// The last complete pass (or the backfill): when it began and ended.
 	// A start at a fraction f of the range was last read at about
 	// lastBegan + f·(lastEnded − lastBegan).
@@ -122,6 +165,11 @@ type closing struct {
 	seen     time.Time // when the list first did not show it
 	next     time.Time // when to re-read its window next
 	attempts int
+	// listedOnly: known from the list alone (call details had not shown it
+	// open); it stops being followed when counted, not when the state
+	// stops holding it open.
+	listedOnly bool
+	overdue    bool // listedOnly, and not reported within reportDelay
 }
 
 // freshness is the poller's re-reading state: in memory only. After a
@@ -132,8 +180,24 @@ type freshness struct {
 	lister   OpenLister
 	listDown time.Time // when the list was found unavailable; zero: available
 	lastList time.Time // the last complete listing
-	listWait int       // polls to skip before the next listing
-	closing  map[string]*closing
+	// listSince is the first complete listing since the list was last
+	// found available (or the exporter started); zero before one.
+	listSince time.Time
+	listWait  int // polls to skip before the next listing
+	closing   map[string]*closing
+	// unseen holds the conversations the last listing showed open that the
+	// state does not hold open (call details has not reported them yet),
+	// with their session start from the list: when the list stops showing
+	// one, its record is looked for like a known-open one's.
+	unseen map[string]time.Time
+	// Of the conversations known from the list alone that closed: how many
+	// were found in call details, and how many were not within the
+	// reporting delay. Many overdue and none found means the list's ids are
+	// not call details' conversationIds: following them would spend the
+	// budget for nothing, so it stops (unseenOff) and is tried again after
+	// listRetry.
+	listedFound, listedOverdue int
+	unseenOff                  time.Time
 	// tierRead is what this poll's tier steps read completely: a closing
 	// conversation whose start lies in it needs no narrow re-read of its
 	// own this poll.
@@ -142,20 +206,68 @@ type freshness struct {
 	startedAt time.Time
 }
 
-func newFreshness(tiers []Tier, lookback time.Duration, lister OpenLister, now time.Time) *freshness {
-	f := &freshness{lister: lister, closing: map[string]*closing{}, checked: map[string]time.Time{}, startedAt: now}
+func newFreshness(tiers []Tier, interval, lookback time.Duration, lister OpenLister, now time.Time) *freshness {
+	f := &freshness{lister: lister, closing: map[string]*closing{}, unseen: map[string]time.Time{}, checked: map[string]time.Time{}, startedAt: now}
 	var minAge time.Duration
 	for _, t := range tiers {
 		if minAge >= lookback {
 			break
 		}
-		f.tiers = append(f.tiers, &tierPass{tier: t, minAge: minAge})
+		tp := &tierPass{tier: t, minAge: minAge, period: t.Period, periodWithoutList: t.PeriodWithoutList}
+		if tp.period <= 0 {
+			tp.period = max(2*interval, time.Minute)
+		}
+		if tp.periodWithoutList <= 0 {
+			tp.periodWithoutList = tp.period
+		}
+		f.tiers = append(f.tiers, tp)
 		// A tier reads one period past its MaxAge (see tierStep), so a
 		// start younger than MaxAge when it turns up is re-read by this
 		// tier, not left to the next one's longer period.
 		minAge = t.MaxAge
 	}
 	return f
+}
+
+// listAvailable reports whether closes are seen from the list.
+func (f *freshness) listAvailable() bool { return f.lister != nil && f.listDown.IsZero() }
+
+// uncover makes the tiers run at their periods without the list until a
+// pass that begins after the next complete listing: the list is down, or
+// what it shows is not being followed.
+func (f *freshness) uncover() {
+	f.listSince = time.Time{}
+	for _, tp := range f.tiers {
+		tp.listCovered = false
+	}
+}
+
+// periodNow is the tier's period with the list as it is now.
+func (f *freshness) periodNow(tp *tierPass) time.Duration {
+	if f.listAvailable() && f.unseenOff.IsZero() && tp.listCovered {
+		return tp.period
+	}
+	return tp.periodWithoutList
+}
+
+// wholeTier reports whether the tier's period is two polls or less: such a
+// tier reads its range whole, once per period, so that every start in it
+// is re-read every period exactly (a rolling pass cut at page boundaries
+// drifts by a step).
+func (p *Poller) wholeTier(tp *tierPass) bool {
+	return p.fresh.periodNow(tp) <= 2*p.cfg.Interval
+}
+
+// coveredByTiers reports whether a tier reading its range whole re-reads
+// start: a close or a re-check there needs no narrow window of its own.
+func (p *Poller) coveredByTiers(now, start time.Time) bool {
+	age := now.Sub(start)
+	for _, tp := range p.fresh.tiers {
+		if age < tp.tier.MaxAge && age >= tp.minAge {
+			return p.wholeTier(tp)
+		}
+	}
+	return false
 }
 
 // backfilled records that a complete read of the whole lookback began at
@@ -205,13 +317,13 @@ func (p *Poller) recheck(ctx context.Context, now, lookbackStart, headFrom time.
 	if err != nil {
 		p.log.Error("reading open conversations from state", "err", err)
 	}
-	// Known-open conversations in the lookback, and those started before
-	// the head read (the head re-reads the others every poll).
+	// Known-open conversations in the lookback, and those neither the head
+	// read nor a fast tier re-reads soon enough.
 	var watched, older []Entry
 	for _, e := range open {
 		if !e.Start.Before(lookbackStart) {
 			watched = append(watched, e)
-			if e.Start.Before(headFrom) {
+			if !p.closeCovered(now, headFrom, e.Start) {
 				older = append(older, e)
 			}
 		}
@@ -220,15 +332,15 @@ func (p *Poller) recheck(ctx context.Context, now, lookbackStart, headFrom time.
 		if f.listWait > 0 {
 			f.listWait--
 		} else {
-			listRequests = p.listStep(ctx, now, watched)
+			listRequests = p.listStep(ctx, now, lookbackStart, watched)
 			left -= listRequests
-			f.listWait = (listRequests+listPagesPerPoll-1)/listPagesPerPoll - 1
+			f.listWait = max(p.listEvery(), (listRequests+listPagesPerPoll-1)/listPagesPerPoll) - 1
 		}
 	}
 	// Tiers first, so that a closing conversation whose start a tier step
 	// reads anyway is not read twice; they may not spend what the closes
 	// due now need (at most a request each): closes keep their priority.
-	listAvailable := f.lister != nil && f.listDown.IsZero()
+	listAvailable := f.listAvailable()
 	reserved := 0
 	if listAvailable {
 		reserved = p.closesDue(now, headFrom)
@@ -246,7 +358,7 @@ func (p *Poller) recheck(ctx context.Context, now, lookbackStart, headFrom time.
 		}
 	}
 	if listAvailable {
-		cs := p.closeStep(ctx, now, watched, headFrom, left)
+		cs := p.closeStep(ctx, now, lookbackStart, watched, headFrom, left)
 		out.CloseRequests += cs.requests
 		add(cs)
 	} else {
@@ -262,7 +374,7 @@ func (p *Poller) recheck(ctx context.Context, now, lookbackStart, headFrom time.
 
 // listStep reads the list and marks the known-open conversations it no
 // longer shows as closing. It returns the requests spent.
-func (p *Poller) listStep(ctx context.Context, now time.Time, watched []Entry) int {
+func (p *Poller) listStep(ctx context.Context, now, lookbackStart time.Time, watched []Entry) int {
 	f := p.fresh
 	l, err := f.lister.ListOpen(ctx)
 	if err != nil {
@@ -272,6 +384,7 @@ func (p *Poller) listStep(ctx context.Context, now time.Time, watched []Entry) i
 				p.metrics.openListAvailable.Set(0)
 			}
 			f.listDown = now
+			f.uncover()
 		} else if ctx.Err() == nil {
 			// Nothing can be concluded from a partial list. The caller
 			// spaces listings by what this one cost, so the next may be a
@@ -286,22 +399,106 @@ func (p *Poller) listStep(ctx context.Context, now time.Time, watched []Entry) i
 		p.metrics.openListAvailable.Set(1)
 	}
 	f.lastList = now
+	if f.listSince.IsZero() {
+		f.listSince = now
+	}
+	watchedKeys := make(map[string]struct{}, len(watched))
 	for _, e := range watched {
+		watchedKeys[e.Key] = struct{}{}
 		_, listed := l.Open[e.Key]
 		_, known := f.closing[e.Key]
 		switch {
 		case listed && known:
 			delete(f.closing, e.Key) // listed open again: the list decides
 		case !listed && !known:
-			f.closing[e.Key] = &closing{start: e.Start, seen: now, next: now.Add(p.closeWait(0))}
+			f.closing[e.Key] = &closing{start: e.Start, seen: now, next: p.firstRead(now)}
+		}
+	}
+	p.checkUnseen(now)
+	if !f.unseenOff.IsZero() {
+		return l.Requests
+	}
+	// Conversations listed open that call details has not shown open: most
+	// conversations are first reported finished, minutes after they start.
+	// When the list stops showing one, its record is due.
+	for id, start := range f.unseen {
+		if _, listed := l.Open[id]; listed {
+			continue
+		}
+		delete(f.unseen, id)
+		if _, ok := watchedKeys[id]; ok {
+			continue // call details showed it open meanwhile: followed above
+		}
+		if counted, err := p.state.Counted(id, start); err != nil || counted {
+			continue
+		}
+		f.closing[id] = &closing{start: start, seen: now, next: now.Add(time.Duration(p.listEvery()) * p.cfg.Interval), listedOnly: true}
+	}
+	for id, start := range l.Open {
+		_, watchedOpen := watchedKeys[id]
+		_, known := f.closing[id]
+		switch {
+		case watchedOpen || start.IsZero() || start.Before(lookbackStart) || start.After(now):
+			delete(f.unseen, id)
+		case known:
+			delete(f.closing, id) // listed open again
+			f.unseen[id] = start
+		default:
+			f.unseen[id] = start
 		}
 	}
 	return l.Requests
 }
 
+// Following the conversations known from the list alone is given up when
+// at least unseenGiveUp of them were not reported within the reporting
+// delay and none was found; the counts start over every unseenWindow.
+const (
+	unseenGiveUp = 20
+	unseenWindow = 200
+)
+
+// checkUnseen stops following conversations known from the list alone when
+// none is ever found in call details, and tries again after listRetry.
+func (p *Poller) checkUnseen(now time.Time) {
+	f := p.fresh
+	switch {
+	case !f.unseenOff.IsZero():
+		if now.Sub(f.unseenOff) >= listRetry {
+			f.unseenOff = time.Time{}
+			f.listedFound, f.listedOverdue = 0, 0
+			f.uncover()
+		}
+	case f.listedFound == 0 && f.listedOverdue >= unseenGiveUp:
+		p.log.Warn("none of the conversations the List of Conversations API showed closing was reported by call details within the reporting delay: its ids may not be call details' conversationIds; records of conversations call details never showed open are left to the age tiers; trying again in an hour",
+			"overdue", f.listedOverdue, "reporting_delay", reportDelay)
+		f.unseenOff = now
+		f.uncover()
+		clear(f.unseen)
+		for k, c := range f.closing {
+			if c.listedOnly {
+				delete(f.closing, k)
+			}
+		}
+	case f.listedFound+f.listedOverdue >= unseenWindow:
+		f.listedFound, f.listedOverdue = 0, 0
+	}
+}
+
+// found is called when a conversation is counted or seen counted: it is
+// not looked for any more.
+func (f *freshness) found(key string) {
+	if c, ok := f.closing[key]; ok {
+		if c.listedOnly {
+			f.listedFound++
+		}
+		delete(f.closing, key)
+	}
+}
+
 // closeStep re-reads the windows of closing conversations that are due;
 // those started within the head read need none.
-func (p *Poller) closeStep(ctx context.Context, now time.Time, watched []Entry, headFrom time.Time, left int) scanResult {
+func (p *Poller) closeStep(ctx context.Context, now, lookbackStart time.Time, watched []Entry, headFrom time.Time, left int) scanResult {
 	f := p.fresh
 	stillOpen := make(map[string]bool, len(watched))
 	for _, e := range watched {
@@ -310,18 +507,24 @@ func (p *Poller) closeStep(ctx context.Context, now time.Time, watched []Entry, 
 	var due []time.Time
 	var dueKeys []string
 	for k, c := range f.closing {
+		if c.listedOnly && !c.overdue && now.Sub(c.seen) >= reportDelay {
+			c.overdue = true
+			f.listedOverdue++
+		}
 		switch {
-		case !stillOpen[k]:
+		case c.listedOnly && c.start.Before(lookbackStart):
+			delete(f.closing, k) // left the lookback
+		case !c.listedOnly && !stillOpen[k]:
 			delete(f.closing, k) // counted, or left the lookback
 		case now.Sub(c.seen) > closeFollowUp:
 			delete(f.closing, k) // the tiers take over
-		case !c.start.Before(headFrom):
-			// The head read re-reads it every poll.
+		case p.closeCovered(now, headFrom, c.start):
+			// The head read or a fast tier re-reads it soon enough.
 		case !c.next.After(now):
 			if p.readByTiers(c.start) {
 				// Re-read this poll by a tier step: it counts as an attempt.
 				c.attempts++
-				c.next = now.Add(p.closeWait(c.attempts))
+				c.next = now.Add(p.closeWait(c, now))
 				continue
 			}
 			due = append(due, c.start)
@@ -334,9 +537,10 @@ func (p *Poller) closeStep(ctx context.Context, now time.Time, watched []Entry, 
 	}
 	res = p.readNarrow(ctx, due, left)
 	for _, k := range dueKeys {
-		c := f.closing[k]
-		c.attempts++
-		c.next = now.Add(p.closeWait(c.attempts))
+		if c := f.closing[k]; c != nil { // nil: counted by this read
+			c.attempts++
+			c.next = now.Add(p.closeWait(c, now))
+		}
 	}
 	return res
 }
@@ -346,11 +550,22 @@ func (p *Poller) closeStep(ctx context.Context, now time.Time, watched []Entry, 
 func (p *Poller) closesDue(now, headFrom time.Time) int {
 	n := 0
 	for _, c := range p.fresh.closing {
-		if c.start.Before(headFrom) && !c.next.After(now) && now.Sub(c.seen) <= closeFollowUp {
+		if !p.closeCovered(now, headFrom, c.start) && !c.next.After(now) && now.Sub(c.seen) <= closeFollowUp {
 			n++
 		}
 	}
 	return n
+}
+
+// closeBound is the most a close may wait for a re-read of its start once
+// call details reports it finished: two polls, at least closeBackoffMax.
+func (p *Poller) closeBound() time.Duration { return max(closeBackoffMax, 2*p.cfg.Interval) }
+
+// closeCovered reports whether start is re-read by the head read (every
+// poll) or by a tier reading its range whole every two polls or less: a
+// close there needs no narrow window.
+func (p *Poller) closeCovered(now, headFrom, start time.Time) bool {
+	return !start.Before(headFrom) || p.coveredByTiers(now, start)
 }
 
 // readByTiers reports whether this poll's tier steps read start's second.
@@ -443,10 +658,13 @@ func (p *Poller) readNarrow(ctx context.Context, starts []time.Time, maxRequests
 // (they were in the head read then) are the first this one reads, so every
 // start in the tier is re-read within about one period, wherever it lies.
 func (p *Poller) tierStep(ctx context.Context, tp *tierPass, now, lookbackStart, headFrom time.Time, left int) (scanResult, bool) {
+	began := tp.began
 	res, stepped := p.tierStepOnce(ctx, tp, now, lookbackStart, headFrom, left)
-	if tp.began.IsZero() && left-res.requests > 0 && ctx.Err() == nil {
-		// The pass ended: the next starts now, so that the newest starts,
-		// read first, wait no more than the period.
+	if tp.began.IsZero() && !began.IsZero() && now.Sub(began)+p.cfg.Interval > p.pace(tp) && left-res.requests > 0 && ctx.Err() == nil {
+		// The pass ended late (budget, errors): the next starts now, so
+		// that the newest starts, read first, wait no longer than they
+		// must. One on schedule ends a poll or more before its period is
+		// over, and the next starts at the next poll: a pass a period.
 		next, ok := p.tierStepOnce(ctx, tp, now, lookbackStart, headFrom, left-res.requests)
 		stepped = stepped || ok
 		res.merge(next)
@@ -455,11 +673,24 @@ func (p *Poller) tierStep(ctx context.Context, tp *tierPass, now, lookbackStart,
 }
 
 func (p *Poller) tierStepOnce(ctx context.Context, tp *tierPass, now, lookbackStart, headFrom time.Time, left int) (scanResult, bool) {
+	period := p.fresh.periodNow(tp)
+	whole := p.wholeTier(tp)
 	if tp.began.IsZero() {
-		from := now.Add(-tp.tier.MaxAge - tp.tier.Period).Truncate(time.Second)
+		if whole && !tp.lastBegan.IsZero() && now.Sub(tp.lastBegan) < period-p.cfg.Interval/2 {
+			return scanResult{complete: true}, false // read whole at the last poll
+		}
+		from := now.Add(-tp.tier.MaxAge - period).Truncate(time.Second)
 		to := now.Add(-tp.minAge).Truncate(time.Second)
 		if !to.Before(headFrom) {
 			to = headFrom.Add(-time.Second)
+		}
+		if whole && p.density > 0 {
+			// Read whole, the range costs ⌊records/100⌋+1 requests: it
+			// reaches back as far as its last page allows, for free.
+			pages := int(to.Sub(from).Seconds()*p.density/PageLimit) + 1
+			if full := to.Add(-time.Duration(float64(pages*PageLimit-25) / p.density * float64(time.Second))).Truncate(time.Second); full.Before(from) {
+				from = full
+			}
 		}
 		tp.began, tp.from, tp.to, tp.cursor, tp.complete = now, from, to, to, true
 	}
@@ -476,8 +707,12 @@ func (p *Poller) tierStepOnce(ctx context.Context, tp *tierPass, now, lookbackSt
 		// polls) and the step of the poll that ends a pass then still
 		// leave every start re-read within the period (tested:
 		// TestFreshnessOneSecondPolls; measured: BenchmarkAPIEconomySteady).
-		ahead := max(p.cfg.Interval, min(tp.tier.Period/10, aheadMax))
-		frac := min(1, float64(now.Sub(tp.began)+ahead)/float64(tp.tier.Period))
+		pace := p.pace(tp)
+		ahead := max(p.cfg.Interval, min(pace/10, aheadMax))
+		frac := min(1, float64(now.Sub(tp.began)+ahead)/float64(pace))
+		if whole {
+			frac = 1
+		}
 		target := tp.to.Add(-time.Duration(frac * float64(tp.to.Sub(tp.from)))).Truncate(time.Second)
 		if target.Before(tp.from) || frac >= 1 {
 			target = tp.from
@@ -508,6 +743,9 @@ func (p *Poller) tierStepOnce(ctx context.Context, tp *tierPass, now, lookbackSt
 	if tp.cursor.Before(tp.from) && ctx.Err() == nil {
 		if tp.complete {
 			tp.lastBegan, tp.lastEnded = tp.began, now
+			if f := p.fresh; !f.listSince.IsZero() && !tp.began.Before(f.listSince) {
+				tp.listCovered = true
+			}
 		}
 		tp.began = time.Time{}
 	}
@@ -519,21 +757,24 @@ func (p *Poller) publishFreshness(now time.Time, older []Entry) {
 	f := p.fresh
 	for _, tp := range f.tiers {
 		p.metrics.recheckAge.WithLabelValues(tp.tier.Name).Set(max(now.Sub(tp.lastRead(f.startedAt)), 0).Seconds())
-		p.metrics.recheckPeriod.WithLabelValues(tp.tier.Name).Set(tp.tier.Period.Seconds())
+		p.metrics.recheckPeriod.WithLabelValues(tp.tier.Name).Set(f.periodNow(tp).Seconds())
 	}
 	var openAge time.Duration
-	period := p.cfg.Interval
+	period := time.Duration(p.listEvery()) * p.cfg.Interval
 	switch {
-	case f.lister != nil && f.listDown.IsZero():
+	case f.listAvailable():
 		last := f.lastList
 		if last.IsZero() {
 			last = f.startedAt
 		}
 		openAge = now.Sub(last)
 	default:
-		// The fallback promises no period: it is held to the first tier's.
-		if len(f.tiers) > 0 {
-			period = f.tiers[0].tier.Period
+		// The fallback promises no period: it is held to that of the
+		// first tier slower than the bound on closes (the 2h tier's).
+		for _, tp := range f.tiers {
+			if period = f.periodNow(tp); period > p.closeBound() {
+				break
+			}
 		}
 		for _, e := range older {
 			last := f.checked[e.Key]
@@ -562,6 +803,20 @@ func (tp *tierPass) lastRead(startedAt time.Time) time.Time {
 	return tp.lastBegan.Add(time.Duration(frac * float64(tp.lastEnded.Sub(tp.lastBegan))))
 }
 
+// pace is how long a rolling pass of the tier may take. Newest first, a
+// pass reads a start later than the pass before did, by what the start aged
+// meanwhile in proportion to the range: with passes of length D over a
+// range of span, a start is re-read every D·(1 + D/span). A pass of
+// period·span/(span+period) keeps that within the period.
+func (p *Poller) pace(tp *tierPass) time.Duration {
+	period := p.fresh.periodNow(tp)
+	span := tp.to.Sub(tp.from)
+	if span <= 0 {
+		return period
+	}
+	return time.Duration(float64(period) * float64(span) / float64(span+period))
+}
+
 // pageAligned adjusts a tier step [target, cursor] (read newest first, so
 // target is its older end) to whole pages: reading n records costs
 // ⌊n/100⌋+1 requests, so a step is sized at just under a multiple of 100
@@ -577,7 +832,7 @@ func (p *Poller) pageAligned(target, cursor, oldest time.Time, last bool) (time.
 		return target, false
 	}
 	pages := max(1, int(expected/PageLimit+0.5))
-	span := time.Duration(float64(pages*PageLimit-5) / p.density * float64(time.Second)).Truncate(time.Second)
+	span := time.Duration(float64(pages*PageLimit-25) / p.density * float64(time.Second)).Truncate(time.Second)
 	aligned := cursor.Add(-span)
 	if aligned.Before(oldest) {
 		aligned = oldest
@@ -585,11 +840,38 @@ func (p *Poller) pageAligned(target, cursor, oldest time.Time, last bool) (time.
 	return aligned, true
 }
 
-// closeWait is how long after its attempts-th re-read a closed conversation
-// is re-read again: one poll after the list showed it closed (call details
-// needs a moment to report it finished), then doubling up to
-// closeBackoffMax or two polls, whichever is longer — so it is counted
-// within that of call details reporting it finished.
-func (p *Poller) closeWait(attempts int) time.Duration {
-	return min(p.cfg.Interval<<min(attempts, 16), max(closeBackoffMax, 2*p.cfg.Interval))
+// listEvery is how many polls apart the list is read: every poll, or every
+// other one when two polls are the bound on counting a close (polls of 30 s
+// or more). A close is then seen at most two polls late and its start read
+// in the poll that sees it (firstRead), which keeps the bound.
+func (p *Poller) listEvery() int {
+	if 2*p.cfg.Interval >= p.closeBound() {
+		return 2
+	}
+	return 1
+}
+
+// firstRead is when a conversation the list shows closed at now is first
+// re-read: a poll later (call details needs a moment to report it
+// finished), or at once when the list is read every other poll.
+func (p *Poller) firstRead(now time.Time) time.Time {
+	if p.listEvery() > 1 {
+		return now
+	}
+	return now.Add(p.cfg.Interval)
+}
+
+// closeWait is how long after a re-read (its attempts-th) a closed
+// conversation not yet reported finished is re-read again. The first is one
+// poll after the list showed it closed (call details needs a moment to
+// report it finished). A known-open one is then re-read after doubling
+// waits up to closeBound, so that it is counted within that of call details
+// reporting it finished — until the platform's documented reporting delay
+// is over, then every lateCheck. One known from the list alone was never
+// seen open: it is a record first reported late, re-read every lateCheck.
+func (p *Poller) closeWait(c *closing, now time.Time) time.Duration {
+	if c.listedOnly || now.Sub(c.seen) >= reportDelay {
+		return max(lateCheck, p.cfg.Interval)
+	}
+	return min(p.cfg.Interval<<min(c.attempts, 16), p.closeBound())
 }

@@ -89,9 +89,9 @@ type Config struct {
 	CapacitySettle      time.Duration `envconfig:"CAPACITY_SETTLE" default:"30m"`
 	// Re-reading by value (issue 9): the periods of the age tiers and the
 	// List of Conversations API for seeing closes.
-	Recheck2hPeriod time.Duration `envconfig:"RECHECK_2H_PERIOD" default:"5m"`
-	Recheck1dPeriod time.Duration `envconfig:"RECHECK_1D_PERIOD" default:"1h"`
-	Recheck7dPeriod time.Duration `envconfig:"RECHECK_7D_PERIOD" default:"12h"`
+	Recheck2hPeriod time.Duration `envconfig:"RECHECK_2H_PERIOD" default:"1h"`
+	Recheck1dPeriod time.Duration `envconfig:"RECHECK_1D_PERIOD" default:"3h"`
+	Recheck7dPeriod time.Duration `envconfig:"RECHECK_7D_PERIOD" default:"24h"`
 	OpenList        bool          `envconfig:"OPEN_LIST" default:"true"`
 	// Live queue and agent state (issue 10).
 	LiveInterval OptionalInterval `envconfig:"LIVE_INTERVAL" default:"15s"`

@@ -52,8 +52,8 @@ func TestDefaults(t *testing.T) {
 		c.APIRateLimit != 50 || c.TimezoneOffset != 0 || c.ListenAddress != DefaultListenAddress ||
 		c.StatePath != "data/smartassist_exporter.db" || c.LogLevel != "info" || c.LogFormat != "logfmt" ||
 		c.AgentMetrics || c.MaxQueues != 50 || c.MaxDispositions != 50 || c.MaxCampaigns != 50 ||
-		c.RecentWindow != 3*time.Minute || c.Recheck2hPeriod != 5*time.Minute || c.Recheck1dPeriod != time.Hour ||
-		c.Recheck7dPeriod != 12*time.Hour || !c.OpenList || c.FullScanInterval != "" ||
+		c.RecentWindow != 3*time.Minute || c.Recheck2hPeriod != time.Hour || c.Recheck1dPeriod != 3*time.Hour ||
+		c.Recheck7dPeriod != 24*time.Hour || !c.OpenList || c.FullScanInterval != "" ||
 		c.LiveInterval.Duration() != 15*time.Second || c.LiveSource != "auto" ||
 		c.Exemplars || c.NativeHistograms || c.ConversationURL != "" {
 		t.Errorf("defaults: %+v", c)

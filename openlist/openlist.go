@@ -4,9 +4,11 @@
 // the shared upstream client (JWT, budget, retries).
 //
 // The API's records carry personal data (phone numbers, callers' names,
-// agents' notes). This package decodes only each record's `_id` and
-// `status`: nothing else is read into memory as a value, let alone logged,
-// stored or used as a label.
+// agents' notes). This package decodes only each record's `_id`, `status`
+// and start times (`startSessionTime`, `startTime`): nothing else is read
+// into memory as a value, let alone logged, stored or used as a label. The
+// start lets the poller find the call-details record of a conversation it
+// has only seen listed: call details is queried by session start.
 package openlist
 
 import (
@@ -18,6 +20,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 
@@ -27,14 +30,24 @@ import (
 // Endpoint names the API in request metrics, logs and traces.
 const Endpoint = "conversations"
 
-// PageLimit is the records asked for per page. The docs name no maximum;
-// 100 is what the call-details API allows.
-const PageLimit = 100
+// PageLimit is the records asked for per page. The docs name no maximum
+// (their sample answers `"limit": 10` with `hasMore`, `totalResults`): one
+// request lists a busy contact center's open conversations. A platform that
+// caps pages lower is paged on (see ListOpen).
+const PageLimit = 500
 
-// MaxPages bounds one listing: past it (more than 5000 open conversations,
-// or an upstream that ignores the status filter or skip) the listing is
-// incomplete and says nothing about what closed.
+// assumedCap is the page size a page is taken to be capped at when the
+// answer says neither hasMore nor the limit it applied: the call-details
+// API's maximum. A page of that many may have more after it.
+const assumedCap = 100
+
+// MaxPages bounds one listing: past it (an upstream that ignores the
+// status filter or skip, or a page cap far below what is asked) the listing
+// is incomplete and says nothing about what closed.
 const MaxPages = 50
+
+// MaxListed bounds the conversations one listing holds in memory.
+const MaxListed = 10000
 
 // OpenStatuses are the documented statuses of a conversation not yet over
 // (the others are CLOSED and TERMINATED).
@@ -65,8 +78,10 @@ func New(cfg Config, up *upstream.Client) *Client {
 
 // Listing is what one read of the list found.
 type Listing struct {
-	// Open holds the ids listed with an open status.
-	Open map[string]struct{}
+	// Open holds the ids listed with an open status, each with its session
+	// start (`startSessionTime`, else `startTime`); zero when the record
+	// gives none that parses.
+	Open map[string]time.Time
 	// Requests is how many requests the listing cost.
 	Requests int
 }
@@ -75,11 +90,48 @@ type Listing struct {
 type listedRecord struct {
 	ID     string `json:"_id"`
 	Status string `json:"status"`
+	// Raw, so that a start of another JSON type (a number, an object) is
+	// only a start unknown, not a page that cannot be decoded.
+	StartSessionTime json.RawMessage `json:"startSessionTime"`
+	StartTime        json.RawMessage `json:"startTime"`
+}
+
+// start is the record's session start: the bot session's, which is what
+// call details calls sessionStartTime, else the queue entry's.
+func (r *listedRecord) start() time.Time {
+	for _, raw := range []json.RawMessage{r.StartSessionTime, r.StartTime} {
+		var v string
+		if len(raw) < 2 || len(raw) > 42 || raw[0] != '"' || json.Unmarshal(raw, &v) != nil || v == "" {
+			continue
+		}
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil && t.Year() >= 2000 && t.Year() < 3000 {
+			return t
+		}
+	}
+	return time.Time{}
 }
 
 type listPage struct {
 	Results *[]listedRecord `json:"results"`
 	HasMore *bool           `json:"hasMore"`
+	// Limit is the page size the platform applied, when it says.
+	Limit *int `json:"limit"`
+}
+
+// last reports whether the page ends the listing: the platform says there
+// is no more, or the page is shorter than the size it applied (or, when it
+// says neither, than the size it may be capped at).
+func (pg *listPage) last() bool {
+	n := len(*pg.Results)
+	switch {
+	case n == 0:
+		return true
+	case pg.HasMore != nil:
+		return !*pg.HasMore
+	case pg.Limit != nil && *pg.Limit > 0:
+		return n < min(*pg.Limit, PageLimit)
+	}
+	return n < assumedCap
 }
 
 // maxIDLen bounds an id kept in memory: a real one is ~40 bytes.
@@ -87,20 +139,23 @@ const maxIDLen = 128
 
 // ListOpen reads every page of the conversations listed with an open status.
 // It asks for the open statuses only; a record that comes back with another
-// status (an upstream ignoring the filter) is not open. The list is complete
-// when a page comes back shorter than asked or says hasMore false. An error
-// wraps ErrUnavailable (404/403), ErrIncomplete, or the upstream's error;
+// status (an upstream ignoring the filter) is not open. Each page skips the
+// records listed so far, so a platform that returns fewer than asked is
+// paged on; the list is complete when a page says hasMore false or comes
+// back shorter than the size applied (see listPage.last). An error wraps
+// ErrUnavailable (404/403), ErrIncomplete, or the upstream's error;
 // Requests is set either way.
 func (c *Client) ListOpen(ctx context.Context) (Listing, error) {
-	l := Listing{Open: map[string]struct{}{}}
+	l := Listing{Open: map[string]time.Time{}}
 	// Every id listed so far, open or not: a page mostly made of them
 	// means the upstream ignores skip (perhaps shifting by the few
 	// conversations that arrived meanwhile), and reading on would spend up
 	// to MaxPages requests for nothing. Honest paging repeats an id only
 	// when conversations close or arrive between two pages: a few.
 	seen := map[string]struct{}{}
+	skip := 0
 	for page := range MaxPages {
-		q := url.Values{"skip": {strconv.Itoa(page * PageLimit)}, "limit": {strconv.Itoa(PageLimit)}, "status": OpenStatuses}
+		q := url.Values{"skip": {strconv.Itoa(skip)}, "limit": {strconv.Itoa(PageLimit)}, "status": OpenStatuses}
 		var pg listPage
 		l.Requests++
 		err := c.up.Do(ctx, upstream.Request{
@@ -125,6 +180,9 @@ func (c *Client) ListOpen(ctx context.Context) (Listing, error) {
 			return l, fmt.Errorf("listing open conversations, page %d: %w", page, err)
 		}
 		recs := *pg.Results
+		if len(recs) > PageLimit {
+			return l, fmt.Errorf("%w: page %d holds %d records, more than the %d asked for", ErrIncomplete, page, len(recs), PageLimit)
+		}
 		repeated := 0
 		for _, r := range recs {
 			if _, ok := seen[r.ID]; ok {
@@ -132,18 +190,23 @@ func (c *Client) ListOpen(ctx context.Context) (Listing, error) {
 			}
 			seen[r.ID] = struct{}{}
 		}
-		if page > 0 && len(recs) == PageLimit && repeated > PageLimit/2 {
+		if page > 0 && len(recs) >= assumedCap/2 && repeated > len(recs)/2 {
 			return l, fmt.Errorf("%w: page %d repeats %d ids of earlier pages (skip ignored?)", ErrIncomplete, page, repeated)
 		}
-		for _, r := range recs {
+		if len(seen) > MaxListed {
+			return l, fmt.Errorf("%w: more than %d conversations listed", ErrIncomplete, MaxListed)
+		}
+		for i := range recs {
+			r := &recs[i]
 			if r.ID == "" || len(r.ID) > maxIDLen || !isOpen(r.Status) {
 				continue
 			}
-			l.Open[r.ID] = struct{}{}
+			l.Open[r.ID] = r.start()
 		}
-		if len(recs) < PageLimit || (pg.HasMore != nil && !*pg.HasMore) {
+		if pg.last() {
 			return l, nil
 		}
+		skip += len(recs)
 	}
 	return l, fmt.Errorf("%w: more than %d pages", ErrIncomplete, MaxPages)
 }

@@ -19,9 +19,11 @@ import (
 // ListStatuses are the statuses the API documents.
 var ListStatuses = []string{"ACTIVE", "CLOSED", "IDLE", "OPEN", "OVERDUE", "TERMINATED"}
 
-// listMaxLimit is the most records one list page returns in the simulator
-// (the docs name no maximum; 100 is the call-details API's).
-const listMaxLimit = 100
+// DefaultListPageMax is the most records one list page returns in the
+// simulator unless SetListPageMax says otherwise. The docs name no maximum;
+// a page of 500 is an assumption, and the exporter's paging is tested with
+// smaller caps.
+const DefaultListPageMax = 500
 
 // ListStatusAt is the live status of a conversation at now: "" before it
 // starts or for a bot-only session (no conversationId), ACTIVE while it
@@ -45,6 +47,15 @@ func (c *Conversation) ListStatusAt(now time.Time) string {
 func (s *Server) SetListDisabled(disabled bool) {
 	s.mu.Lock()
 	s.listDisabled = disabled
+	s.mu.Unlock()
+}
+
+// SetListPageMax caps the records of one list page (0: DefaultListPageMax).
+// With hideLimit the answer leaves out the limit it applied and hasMore,
+// as an upstream that says nothing about its paging.
+func (s *Server) SetListPageMax(n int, hideLimit bool) {
+	s.mu.Lock()
+	s.listPageMax, s.listHideLimit = n, hideLimit
 	s.mu.Unlock()
 }
 
@@ -83,7 +94,11 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	limit = min(limit, listMaxLimit)
+	if s.listPageMax > 0 {
+		limit = min(limit, s.listPageMax)
+	} else {
+		limit = min(limit, DefaultListPageMax)
+	}
 	// status is an array: repeated, or comma-separated.
 	var want []string
 	for _, v := range q["status"] {
@@ -114,7 +129,12 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) {
 	s.requests[http.StatusOK]++
 	s.listRequests++
 	w.Header().Set("content-type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"results": results, "hasMore": hi < len(matched)})
+	answer := map[string]any{"results": results, "skip": skip, "limit": limit, "hasMore": hi < len(matched),
+		"totalResults": len(matched), "totalPages": (len(matched) + limit - 1) / limit}
+	if s.listHideLimit {
+		answer = map[string]any{"results": results}
+	}
+	_ = json.NewEncoder(w).Encode(answer)
 }
 
 // renderListed writes one List of Conversations record, personal data

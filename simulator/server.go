@@ -55,8 +55,12 @@ type Server struct {
 	live     liveState // the live endpoints (live.go)
 
 	listDisabled bool // the List of Conversations API answers 404
-	listRequests int
-	changes      uint64 // Add, Update and Forget calls: invalidate lastMatched
+	// listPageMax caps a list page (0: DefaultListPageMax); listHideLimit
+	// leaves limit and hasMore out of the answer.
+	listPageMax   int
+	listHideLimit bool
+	listRequests  int
+	changes       uint64 // Add, Update and Forget calls: invalidate lastMatched
 
 	// The last query's matches: the pages of one window are asked for one
 	// after another, and a week of conversations is slow to filter. A

@@ -114,3 +114,74 @@ func TestForget(t *testing.T) {
 		t.Errorf("kept only %d conversations of the last 8 days", len(finished))
 	}
 }
+
+// TestListPageMax: SetListPageMax caps a list page below the limit asked
+// for and echoes the cap it applied, with hasMore while more remain, so
+// that the exporter's paging can be tried against a small cap; with
+// hideLimit the answer carries nothing but the results, as an upstream
+// that says nothing about its paging.
+func TestListPageMax(t *testing.T) {
+	s := New(Options{AccountID: "acc", StreamID: "st", ClientID: "cs", ClientSecret: "secret", Seed: 5, Now: func() time.Time { return t0 }})
+	open := 0
+	for _, c := range s.Generate(t0.Add(-3*time.Hour), t0, Profile{PerHour: 600, LongOpenShare: 0.3}) {
+		if c.ListStatusAt(t0) == "ACTIVE" {
+			open++
+		}
+	}
+	if open <= 150 {
+		t.Fatalf("only %d open conversations; the test wants more than a page and a half of 100", open)
+	}
+	path := "/agentassist/api/v1/public/st/conversations?status=ACTIVE&limit=500&skip="
+	get := func(jti string, skip int) (results int, fields map[string]json.RawMessage) {
+		t.Helper()
+		rec := liveRequest(t, s, http.MethodGet, path+strconv.Itoa(skip), "", jti)
+		if rec.Code != 200 {
+			t.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+		var rs []json.RawMessage
+		if err := json.Unmarshal(rec.Body.Bytes(), &fields); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(fields["results"], &rs); err != nil {
+			t.Fatal(err)
+		}
+		return len(rs), fields
+	}
+	s.SetListPageMax(100, false)
+	for _, tc := range []struct {
+		skip     int
+		results  int
+		hasMore  string
+		describe string
+	}{
+		{0, 100, "true", "first page"},
+		{open - 50, 50, "false", "last page, short"},
+		{open - 100, 100, "false", "last page, full"},
+	} {
+		n, fields := get("p"+strconv.Itoa(tc.skip), tc.skip)
+		if n != tc.results {
+			t.Errorf("%s: %d results, want %d", tc.describe, n, tc.results)
+		}
+		if got := string(fields["limit"]); got != "100" {
+			t.Errorf("%s: limit %q echoed, want the cap 100", tc.describe, got)
+		}
+		if got := string(fields["hasMore"]); got != tc.hasMore {
+			t.Errorf("%s: hasMore %q, want %s", tc.describe, got, tc.hasMore)
+		}
+	}
+	s.SetListPageMax(100, true)
+	n, fields := get("hidden", 0)
+	if n != 100 {
+		t.Errorf("hidden: %d results, want 100", n)
+	}
+	for k := range fields {
+		if k != "results" {
+			t.Errorf("hidden: the answer carries %q", k)
+		}
+	}
+	// 0 is the default again: one page of up to 500.
+	s.SetListPageMax(0, false)
+	if n, fields := get("default", 0); n != min(open, DefaultListPageMax) || string(fields["limit"]) != strconv.Itoa(DefaultListPageMax) {
+		t.Errorf("default: %d results, limit %s; want %d, %d", n, fields["limit"], min(open, DefaultListPageMax), DefaultListPageMax)
+	}
+}
