@@ -104,11 +104,11 @@ func newPollMetrics(reg prometheus.Registerer, pollInterval time.Duration, lag f
 		}, func() float64 { return lag().Seconds() }),
 		recheckAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Subsystem: "exporter", Name: "recheck_age_seconds",
-			Help: "smartassist_exporter: how stale the re-reading of older starts is, by tier (2h, 1d, 7d: time since the last complete re-read of the tier began; open: time since the last complete listing of open conversations, or in the fallback since the least recently re-checked known-open one).",
+			Help: "smartassist_exporter: how stale the re-reading of older starts is, by tier (30m, 2h, 1d, 7d: how long ago the least recently re-read start of the tier was read; open: time since the last complete listing of open conversations, or in the fallback since the least recently re-checked known-open one).",
 		}, []string{"tier"}),
 		recheckPeriod: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Subsystem: "exporter", Name: "recheck_period_seconds",
-			Help: "smartassist_exporter: the period each tier is meant to be re-read in (recheck_age_seconds stays under twice this when the budget suffices).",
+			Help: "smartassist_exporter: the period each tier is meant to be re-read in, longer while the List of Conversations API shows what closes (recheck_age_seconds stays under twice this when the budget suffices).",
 		}, []string{"tier"}),
 		openListAvailable: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Subsystem: "exporter", Name: "open_list_available",
