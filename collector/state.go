@@ -375,6 +375,10 @@ func (s *State) Apply(entries []Entry) ([]Outcome, error) {
 				out[i] = OutcomeDuplicate
 				continue
 			}
+			if e.Finished && countedNextDoor(hours, e.Start, key[:]) {
+				out[i] = OutcomeDuplicate
+				continue
+			}
 			if e.Finished {
 				out[i] = OutcomeNew
 				needWrite = true
@@ -542,8 +546,9 @@ func (s *State) Counted(key string, start time.Time) (bool, error) {
 		var hk [4]byte
 		var k [8]byte
 		binary.BigEndian.PutUint64(k[:], ConversationKeyHash(key))
-		hb := tx.Bucket(bucketHours).Bucket(hourKey(&hk, start))
-		counted = hb != nil && holds(hb, k[:])
+		hours := tx.Bucket(bucketHours)
+		hb := hours.Bucket(hourKey(&hk, start))
+		counted = (hb != nil && holds(hb, k[:])) || countedNextDoor(hours, start, k[:])
 		return nil
 	})
 	return counted, err
@@ -850,6 +855,29 @@ func badStart(start, latest time.Time) bool { return start.Unix() < 0 || start.A
 
 // hourKey is the hour bucket of a start (0 <= start, checked by callers):
 // hours since 1970, big-endian so that buckets sort oldest first.
+// hourEdge is how close to the start of an hour a session start is looked
+// for in the neighbouring hour's bucket too: the same conversation read
+// again with its start a second off (the platform rounding milliseconds
+// one way, then the other) must not cross into another bucket and be
+// counted twice.
+const hourEdge = time.Minute
+
+// countedNextDoor reports whether key is counted in the hour bucket next to
+// start's, when start lies within hourEdge of it.
+func countedNextDoor(hours *bolt.Bucket, start time.Time, key []byte) bool {
+	var hk [4]byte
+	into := start.Sub(start.Truncate(time.Hour))
+	for _, other := range []time.Time{start.Add(-hourEdge), start.Add(hourEdge)} {
+		if (other.Before(start) && into >= hourEdge) || (other.After(start) && into < time.Hour-hourEdge) {
+			continue // the neighbour is more than hourEdge away
+		}
+		if hb := hours.Bucket(hourKey(&hk, other)); hb != nil && holds(hb, key) {
+			return true
+		}
+	}
+	return false
+}
+
 func hourKey(buf *[4]byte, start time.Time) []byte {
 	binary.BigEndian.PutUint32(buf[:], uint32(start.Unix()/3600))
 	return buf[:]

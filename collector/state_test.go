@@ -126,3 +126,52 @@ func TestStateLocked(t *testing.T) {
 		t.Fatalf("second open: %v", err)
 	}
 }
+
+// TestStateStartOnTheHour: a conversation's start hour picks its bucket, so
+// the same conversation read again with its start a second off across an
+// hour boundary — the platform rounding milliseconds one way, then the
+// other — must still be a duplicate, in either direction. A start within a
+// minute of the boundary is looked for in the neighbouring hour too; one
+// further in is not (the documented limit); another conversation at the
+// same start is new.
+func TestStateStartOnTheHour(t *testing.T) {
+	s := openTestState(t, filepath.Join(t.TempDir(), "state.db"))
+	defer s.Close()
+	edge := time.Date(2026, 1, 1, 11, 0, 0, 0, time.UTC)
+	h := func(n int, d time.Duration) time.Time { return edge.Add(time.Duration(n)*time.Hour + d) }
+	cases := []struct {
+		name         string
+		first, again time.Time
+		want         Outcome
+	}{
+		{"a second before, then on the hour", h(0, -time.Second), h(0, 0), OutcomeDuplicate},
+		{"on the hour, then a second before", h(1, 0), h(1, -time.Second), OutcomeDuplicate},
+		{"59 s before, then 59 s after", h(2, -59*time.Second), h(2, 59*time.Second), OutcomeDuplicate},
+		{"the same hour, a second off", h(3, 30*time.Minute), h(3, 30*time.Minute+time.Second), OutcomeDuplicate},
+		{"the hour before, then 2 min after the hour", h(4, -30*time.Minute), h(4, 2*time.Minute), OutcomeNew},
+	}
+	for i, tc := range cases {
+		key := "c-edge-" + strings.Repeat("x", i+1)
+		got, err := s.Apply([]Entry{{Key: key, Start: tc.first, Finished: true}})
+		if err != nil || got[0] != OutcomeNew {
+			t.Fatalf("%s: first read %v, %v", tc.name, got, err)
+		}
+		got, err = s.Apply([]Entry{{Key: key, Start: tc.again, Finished: true}, {Key: key + "-other", Start: tc.again, Finished: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[0] != tc.want {
+			t.Errorf("%s: read again %v, want %v", tc.name, got[0], tc.want)
+		}
+		if got[1] != OutcomeNew {
+			t.Errorf("%s: another conversation at the same start %v, want new", tc.name, got[1])
+		}
+	}
+	// Counted looks next door the same way.
+	if counted, err := s.Counted("c-edge-x", h(0, 30*time.Second)); err != nil || !counted {
+		t.Errorf("Counted 30 s past the hour of a conversation counted a second before it: %v, %v", counted, err)
+	}
+	if counted, _ := s.Counted("c-edge-x", h(0, 5*time.Minute)); counted {
+		t.Error("Counted 5 min past the hour of a conversation counted before it")
+	}
+}
