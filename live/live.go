@@ -13,7 +13,8 @@
 // Sources: Queue Performance (one POST for every queue x channel x
 // direction row, paged by rows, live projections only) and, where that API
 // is absent (404/403) or SMARTASSIST_LIVE_SOURCE says so, Queue Size (one
-// POST per queue, queue ids from the queues list). The gauges are built from
+// POST per queue, queue ids from the queues list); after such a fallback
+// Queue Performance is tried again hourly. The gauges are built from
 // the last poll's snapshot at scrape time: a queue that vanished from the
 // answer has no series, and a snapshot older than a few intervals is not
 // shown at all (smartassist_live_up says why).
@@ -107,6 +108,10 @@ type Collector struct {
 	// once; repeats go to debug until one succeeds).
 	listFailing bool
 
+	// fellBack is when auto mode last found Queue Performance unusable
+	// and read Queue Size instead; zero while it is used.
+	fellBack time.Time
+
 	mu     sync.Mutex
 	source string // queue_performance or queue_size, what polls use now
 	snap   *snapshot
@@ -160,6 +165,20 @@ func New(o Options) *Collector {
 	return c
 }
 
+// QueuePerformanceRetry is how long after falling back to Queue Size the
+// auto mode tries Queue Performance again: a 404 or 403 may be a tenant
+// being set up, or a permission granted since.
+const QueuePerformanceRetry = time.Hour
+
+// useSource switches the source polls use and what it reserves.
+func (c *Collector) useSource(source string) {
+	c.mu.Lock()
+	c.source = source
+	c.mu.Unlock()
+	c.m.setSource(source)
+	c.reserve()
+}
+
 // planPerMinute is the budget the share is taken of, read at every poll.
 func (c *Collector) planPerMinute() float64 {
 	if c.opts.PlanPerMinute > 0 {
@@ -178,13 +197,14 @@ func (c *Collector) allowance() int {
 }
 
 // reserve tells the budget what the current source will spend a minute:
-// Queue Performance one page a poll, Queue Size its whole share.
+// Queue Performance one page a poll, Queue Size its whole share. Going back
+// to Queue Performance gives the difference back.
 func (c *Collector) reserve() {
 	want := c.sharePerMinute()
-	if c.source == SourceQueuePerformance {
+	if c.Source() == SourceQueuePerformance {
 		want = min(want, time.Minute.Seconds()/c.opts.Interval.Seconds())
 	}
-	if want > c.reserved {
+	if want != c.reserved {
 		c.opts.Upstream.Budget().Reserve(want - c.reserved)
 		c.reserved = want
 	}
@@ -224,17 +244,27 @@ func (c *Collector) Poll(ctx context.Context) error {
 	began := c.now()
 	allowed := c.allowance()
 	var err error
-	if c.Source() == SourceQueuePerformance {
+	// In auto mode, an hour after falling back, Queue Performance is tried
+	// again (one page: the cost of one poll).
+	retry := c.Source() == SourceQueueSize && c.opts.Source == SourceAuto && !c.fellBack.IsZero() &&
+		began.Sub(c.fellBack) >= QueuePerformanceRetry
+	if c.Source() == SourceQueuePerformance || retry {
 		var spent int
 		spent, err = c.pollQueuePerformance(ctx, began, allowed)
-		if err != nil && c.opts.Source == SourceAuto && upstream.HasStatus(err, http.StatusNotFound, http.StatusForbidden) {
-			c.log.Warn("the Queue Performance API is not available on this tenant; reading live state from Queue Size per queue from now on (more requests: see smartassist_exporter_live_source)",
-				"err", err)
-			c.mu.Lock()
-			c.source = SourceQueueSize
-			c.mu.Unlock()
-			c.m.setSource(SourceQueueSize)
-			c.reserve()
+		switch {
+		case err == nil && retry:
+			c.log.Info("the Queue Performance API answers again; reading live state from it")
+			c.fellBack = time.Time{}
+			c.useSource(SourceQueuePerformance)
+		case err != nil && c.opts.Source == SourceAuto && (retry || upstream.HasStatus(err, http.StatusNotFound, http.StatusForbidden)):
+			if !retry {
+				c.log.Warn("the Queue Performance API is not available on this tenant; reading live state from Queue Size per queue instead (more requests: see smartassist_exporter_live_source), trying Queue Performance again hourly",
+					"err", err)
+				c.useSource(SourceQueueSize)
+			} else {
+				c.log.Debug("Queue Performance still not usable; staying on Queue Size", "err", err)
+			}
+			c.fellBack = began
 			err = nil
 			if allowed-spent > 0 {
 				err = c.pollQueueSize(ctx, began, allowed-spent)

@@ -274,6 +274,57 @@ func TestFallbackToQueueSize(t *testing.T) {
 	}
 }
 
+// TestFallbackRetried: an hour after falling back, auto mode tries Queue
+// Performance again — one request, staying on Queue Size while it still
+// answers 404 — and goes back to it once it answers, giving back the
+// budget Queue Size had reserved.
+func TestFallbackRetried(t *testing.T) {
+	r := newRig(t, simulator.LiveOptions{QueuePerformanceMissing: true}, nil)
+	c := r.collector(Options{})
+	budget := c.opts.Upstream.Budget()
+	onPerformance := budget.Unreserved()
+	poll := func(advance time.Duration) {
+		t.Helper()
+		r.clock.Advance(advance)
+		if err := c.Poll(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	poll(0)
+	onQueueSize := budget.Unreserved()
+	if c.Source() != SourceQueueSize || onQueueSize >= onPerformance {
+		t.Fatalf("after a 404: source %s, unreserved %v (was %v)", c.Source(), onQueueSize, onPerformance)
+	}
+	poll(QueuePerformanceRetry - time.Minute)
+	if n := r.requests(EndpointQueuePerformance); n != 1 {
+		t.Errorf("Queue Performance asked %v times within the hour, want once", n)
+	}
+	poll(time.Minute) // an hour on: tried again, still 404
+	if n := r.requests(EndpointQueuePerformance); n != 2 || c.Source() != SourceQueueSize {
+		t.Errorf("an hour on: Queue Performance asked %v times (want 2), source %s", n, c.Source())
+	}
+	poll(15 * time.Second) // not again before another hour
+	if n := r.requests(EndpointQueuePerformance); n != 2 {
+		t.Errorf("Queue Performance asked %v times right after a retry, want 2", n)
+	}
+	r.sim.SetLive(simulator.LiveOptions{})
+	poll(QueuePerformanceRetry)
+	if c.Source() != SourceQueuePerformance {
+		t.Fatalf("source %s after Queue Performance answered again", c.Source())
+	}
+	if got := budget.Unreserved(); got != onPerformance {
+		t.Errorf("unreserved budget %v back on Queue Performance, want %v as before the fallback", got, onPerformance)
+	}
+	if src := r.gauges(t, "smartassist_exporter_live_source"); src["queue_performance"] != 1 || src["queue_size"] != 0 {
+		t.Errorf("source gauge %v", src)
+	}
+	if !strings.Contains(r.logs.String(), "answers again") {
+		t.Errorf("the return was not logged:\n%s", r.logs)
+	}
+	want := r.sim.LiveQueues(r.clock.Now())
+	wantAgents(t, r.gauges(t, "smartassist_queue_agents"), want)
+}
+
 // TestForcedQueuePerformanceDoesNotFallBack: SMARTASSIST_LIVE_SOURCE=
 // queue_performance reports the 404 as a failed poll instead.
 func TestForcedQueuePerformanceDoesNotFallBack(t *testing.T) {
