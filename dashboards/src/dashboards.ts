@@ -184,6 +184,7 @@ function capacity(): DashboardBuilder {
   return base('smartassist-capacity', 'SmartAssist / Capacity planning',
     'Arrivals, offered load in Erlangs and handle time: the inputs of a staffing model (e.g. Erlang C).',
     ['channel', 'queue'])
+    .withVariable(slThreshold())
     .withPanel(timeseries({
       title: 'Arrivals per hour by channel (vs. same time last week)', unit: 'short',
       description: 'Finished conversations per hour by channel; dashed: the same hour one week earlier (offset 1w).',
@@ -263,10 +264,10 @@ function capacity(): DashboardBuilder {
     }))
     .withPanel(timeseries({
       title: 'Predicted vs measured service level by queue', unit: 'percentunit', min: 0, max: 1,
-      description: 'Predicted: Erlang A service level with the agents staffed now for the traffic of the last capacity interval. Measured: share of queue entries counted over the last 30 minutes that were answered within 20 s (the default SMARTASSIST_SERVICE_LEVEL_SECONDS; abandoned entries count as missed). Measured entries are counted when they finish, so it trails the prediction.',
+      description: 'Predicted: Erlang A service level with the agents staffed now for the traffic of the last capacity interval. Measured: share of queue entries counted over the last 30 minutes that were answered within $sl_threshold s (abandoned entries count as missed); set the variable to the exporter\'s SMARTASSIST_SERVICE_LEVEL_SECONDS (smartassist_capacity_service_level_seconds) so that both lines measure the same target. Measured entries are counted when they finish, so it trails the prediction.',
       targets: [
         { expr: `max by (queue) (smartassist_capacity_predicted_service_level{${CQ}, model="erlang_a"})`, legend: '{{queue}} predicted' },
-        { expr: `sum by (queue) (rate(smartassist_queue_wait_seconds_bucket{${fq}, outcome="answered", le=~"20(.0)?"}[30m])) / sum by (queue) (rate(smartassist_queue_entries_total{${fq}}[30m]))`, legend: '{{queue}} measured' },
+        { expr: `sum by (queue) (rate(smartassist_queue_wait_seconds_bucket{${fq}, outcome="answered", le=~"$sl_threshold(.0)?"}[30m])) / sum by (queue) (rate(smartassist_queue_entries_total{${fq}}[30m]))`, legend: '{{queue}} measured' },
       ],
     }))
     .withPanel(timeseries({
