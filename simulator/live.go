@@ -224,13 +224,7 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request) bool {
 	default:
 		return false
 	}
-	if s.limiter != nil && !s.limiter.Allow() {
-		w.Header().Set("Retry-After", "1")
-		s.fail(w, http.StatusTooManyRequests, "You've exceeded the per-minute rate limit. Please wait for sometime before retrying.")
-		return true
-	}
-	if err := s.checkAuth(r); err != nil {
-		s.fail(w, http.StatusUnauthorized, err.Error())
+	if !s.admit(w, r, r.Method) {
 		return true
 	}
 	if r.Header.Get("accountId") != s.opts.AccountID {

@@ -317,7 +317,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, method string) bo
 	}
 	if s.limiter != nil && !s.limiter.Allow() {
 		w.Header().Set("Retry-After", "1")
-		s.fail(w, http.StatusTooManyRequests, "rate limit exceeded")
+		s.fail(w, http.StatusTooManyRequests, "You've exceeded the per-minute rate limit. Please wait for sometime before retrying.")
 		return false
 	}
 	if err := s.checkAuth(r); err != nil {
