@@ -375,7 +375,7 @@ func (s *State) Apply(entries []Entry) ([]Outcome, error) {
 				out[i] = OutcomeDuplicate
 				continue
 			}
-			if e.Finished && countedNextDoor(hours, e.Start, key[:]) {
+			if countedNextDoor(hours, e.Start, key[:]) {
 				out[i] = OutcomeDuplicate
 				continue
 			}
@@ -413,12 +413,21 @@ func (s *State) Apply(entries []Entry) ([]Outcome, error) {
 				}
 				lastHour = h
 			}
-			if holds(hb, key[:]) { // the same key earlier in this batch
+			// The same key earlier in this batch, in this hour or (a start
+			// a second off) the next.
+			if holds(hb, key[:]) || countedNextDoor(hours, e.Start, key[:]) {
 				out[i] = OutcomeDuplicate
 				continue
 			}
 			ok := openKey(e.Start, hashes[i])
 			wasOpen := openB.Get(ok) != nil
+			// Held open under a start a second or so off: the same
+			// conversation, not another open one.
+			dropped, err := dropOpenNearby(openB, e.Start, hashes[i], ok)
+			if err != nil {
+				return err
+			}
+			openN -= uint64(dropped)
 			if out[i] == OutcomeNew {
 				if err := hb.Put(key[:], []byte{}); err != nil {
 					return err
@@ -853,8 +862,6 @@ func parseBoltMeta(page []byte) (boltMeta, bool) {
 // maxFutureStart).
 func badStart(start, latest time.Time) bool { return start.Unix() < 0 || start.After(latest) }
 
-// hourKey is the hour bucket of a start (0 <= start, checked by callers):
-// hours since 1970, big-endian so that buckets sort oldest first.
 // hourEdge is how close to the start of an hour a session start is looked
 // for in the neighbouring hour's bucket too: the same conversation read
 // again with its start a second off (the platform rounding milliseconds
@@ -878,6 +885,27 @@ func countedNextDoor(hours *bolt.Bucket, start time.Time, key []byte) bool {
 	return false
 }
 
+// dropOpenNearby deletes the open entries of hash whose start is within
+// hourEdge of start, except the one under keep; it returns how many.
+func dropOpenNearby(openB *bolt.Bucket, start time.Time, hash uint64, keep []byte) (int, error) {
+	var stale [][]byte
+	c := openB.Cursor()
+	last := uint64(start.Add(hourEdge).Unix())
+	for k, _ := c.Seek(openKey(start.Add(-hourEdge), 0)); k != nil && len(k) == 16 && binary.BigEndian.Uint64(k) <= last; k, _ = c.Next() {
+		if binary.BigEndian.Uint64(k[8:]) == hash && !bytes.Equal(k, keep) {
+			stale = append(stale, bytes.Clone(k))
+		}
+	}
+	for _, k := range stale {
+		if err := openB.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	return len(stale), nil
+}
+
+// hourKey is the hour bucket of a start (0 <= start, checked by callers):
+// hours since 1970, big-endian so that buckets sort oldest first.
 func hourKey(buf *[4]byte, start time.Time) []byte {
 	binary.BigEndian.PutUint32(buf[:], uint32(start.Unix()/3600))
 	return buf[:]

@@ -175,3 +175,45 @@ func TestStateStartOnTheHour(t *testing.T) {
 		t.Error("Counted 5 min past the hour of a conversation counted before it")
 	}
 }
+
+// TestStateStartASecondOff: the same conversation read with its start a
+// second off — within an hour or across its boundary — is one
+// conversation: open then finished leaves nothing open; open twice is held
+// open once; counted then read open is not reopened; twice in one page is
+// new once.
+func TestStateStartASecondOff(t *testing.T) {
+	s := openTestState(t, filepath.Join(t.TempDir(), "state.db"))
+	defer s.Close()
+	edge := time.Date(2026, 1, 1, 11, 0, 0, 0, time.UTC)
+	for _, at := range []time.Time{edge, edge.Add(30 * time.Minute)} {
+		name := at.Format(time.TimeOnly)
+		key := "c-off-" + name
+		if _, err := s.Apply([]Entry{{Key: key, Start: at}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Apply([]Entry{{Key: key, Start: at.Add(-time.Second)}}); err != nil {
+			t.Fatal(err)
+		}
+		if open, _ := s.Open(); len(open) != 1 {
+			t.Errorf("%s: read open twice, a second off: held open %d times", name, len(open))
+		}
+		got, _ := s.Apply([]Entry{{Key: key, Start: at.Add(time.Second), Finished: true}})
+		if got[0] != OutcomeNew {
+			t.Errorf("%s: finished %v, want new", name, got[0])
+		}
+		if open, _ := s.Open(); len(open) != 0 {
+			t.Errorf("%s: counted, yet still held open: %+v", name, open)
+		}
+		if _, n := s.Sizes(); n != 0 {
+			t.Errorf("%s: open count %d after it was counted", name, n)
+		}
+		got, _ = s.Apply([]Entry{{Key: key, Start: at.Add(-time.Second)}})
+		if got[0] != OutcomeDuplicate {
+			t.Errorf("%s: counted, then read open a second off: %v, want duplicate", name, got[0])
+		}
+	}
+	got, _ := s.Apply([]Entry{{Key: "c-batch", Start: edge.Add(2*time.Hour - time.Second), Finished: true}, {Key: "c-batch", Start: edge.Add(2 * time.Hour), Finished: true}})
+	if got[0] != OutcomeNew || got[1] != OutcomeDuplicate {
+		t.Errorf("twice in one page across the hour: %v, want new then duplicate", got)
+	}
+}
