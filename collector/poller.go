@@ -227,10 +227,16 @@ func (p *Poller) Poll(ctx context.Context) PollResult {
 	to := began.Truncate(time.Second)
 	wm := p.state.Watermark()
 	kind, from := ScanFull, lookbackStart
+	mergedHot := false
 	if !wm.IsZero() {
 		kind = ScanRecent
 		if f := wm.Add(-p.cfg.RecentWindow).Truncate(time.Second); f.After(lookbackStart) {
 			from = f
+		}
+		// When the first tier is due for its whole read, the head reads
+		// its range too: one scan fills its pages better than two.
+		if hot, ok := p.hotFrom(began, from, to, lookbackStart); ok {
+			from, mergedHot = hot, true
 		}
 	}
 	ctx, span := tracer.Start(ctx, "smartassist.poll", trace.WithAttributes(
@@ -243,6 +249,9 @@ func (p *Poller) Poll(ctx context.Context) PollResult {
 	if main.complete {
 		if kind == ScanFull {
 			p.fresh.backfilled(began)
+		}
+		if mergedHot {
+			p.hotRead(began)
 		}
 		if err := p.state.SetWatermark(to); err != nil {
 			main.complete = false

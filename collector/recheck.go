@@ -13,15 +13,16 @@ import (
 // last complete read), the poller re-reads older starts only where a
 // finished record may still appear, paid for in pages of 100:
 //
-//   - The 30m tier re-reads the last half hour whole every two polls: most
-//     conversations are reported finished within it, and one scan of it
-//     costs less than a narrow window per close.
+//   - The 30m tier re-reads the last half hour whole every two polls, in
+//     the head read's scan (hotFrom): most conversations are reported
+//     finished within it, and one scan of it costs less than a narrow
+//     window per close.
 //   - Known-open conversations that the List of Conversations API no longer
 //     lists as open have closed: they leave the open gauge at once, and
 //     those older than the 30m tier have their narrow windows (their start
 //     second, coalesced when close together) re-read until call details
 //     reports them finished (closeWait), for at most closeFollowUp; then
-//     the tiers take over. The list is read every other poll when two
+//     the tiers take over (gaveUp). The list is read every other poll when two
 //     polls bound a close (listEvery), and a listing of many pages every
 //     few polls (listPagesPerPoll).
 //   - Conversations the list shows open that call details has not shown
@@ -29,15 +30,17 @@ import (
 //     same way when the list stops showing them, by their start from the
 //     list, every lateCheck. Given up when none is ever found
 //     (checkUnseen).
-//   - Where that API is absent (404/403), known-open conversations are
-//     re-checked in narrow windows, oldest-unchecked first, within a share
-//     of each poll's budget.
+//   - Where that API is absent (404/403) or keeps failing (checkListBroken),
+//     known-open conversations are re-checked in narrow windows,
+//     oldest-unchecked first, within a share of each poll's budget.
 //   - Older age tiers re-read what the list cannot show (bot-only
 //     sessions, conversations too short to be listed) reported late: each
 //     tier's range of ages once per period (rolling passes, newest starts
 //     first, paced so that every start is re-read within the period), so
 //     a record first reported late is counted within its tier's period.
-//     Their periods are long with the list, short without it.
+//     Their periods are long with the list, short without it. The tier
+//     reaching the end of the lookback reads a period past it (tierFloor),
+//     so that what is reported just before leaving it is not lost.
 
 // DefaultRecentWindow is SMARTASSIST_RECENT_WINDOW's default: how far
 // before the last complete read the head read starts. Short, because the
@@ -187,6 +190,12 @@ type freshness struct {
 	lister   OpenLister
 	listDown time.Time // when the list was found unavailable; zero: available
 	lastList time.Time // the last complete listing
+	// listFailing is when listings began to fail (other than 404/403);
+	// zero while they succeed. Failing for listStale, the list is broken:
+	// treated as unavailable (the fallback, the tiers' periods without the
+	// list) while listings go on being tried at their usual pace.
+	listFailing time.Time
+	listBroken  bool
 	// listSince is the first complete listing since the list was last
 	// found available (or the exporter started); zero before one.
 	listSince time.Time
@@ -197,6 +206,10 @@ type freshness struct {
 	// with their session start from the list: when the list stops showing
 	// one, its record is looked for like a known-open one's.
 	unseen map[string]time.Time
+	// gaveUp holds the known-open conversations followed for closeFollowUp
+	// without call details reporting them finished: left to the tiers, not
+	// followed again at every listing.
+	gaveUp map[string]struct{}
 	// Of the conversations known from the list alone that closed: how many
 	// were found in call details, and how many were not within the
 	// reporting delay. Many overdue and none found means the list's ids are
@@ -214,7 +227,7 @@ type freshness struct {
 }
 
 func newFreshness(tiers []Tier, interval, lookback time.Duration, lister OpenLister, now time.Time) *freshness {
-	f := &freshness{lister: lister, closing: map[string]*closing{}, unseen: map[string]time.Time{}, checked: map[string]time.Time{}, startedAt: now}
+	f := &freshness{lister: lister, closing: map[string]*closing{}, unseen: map[string]time.Time{}, gaveUp: map[string]struct{}{}, checked: map[string]time.Time{}, startedAt: now}
 	var minAge time.Duration
 	for _, t := range tiers {
 		if minAge >= lookback {
@@ -237,7 +250,9 @@ func newFreshness(tiers []Tier, interval, lookback time.Duration, lister OpenLis
 }
 
 // listAvailable reports whether closes are seen from the list.
-func (f *freshness) listAvailable() bool { return f.lister != nil && f.listDown.IsZero() }
+func (f *freshness) listAvailable() bool {
+	return f.lister != nil && f.listDown.IsZero() && !f.listBroken
+}
 
 // uncover makes the tiers run at their periods without the list until a
 // pass that begins after the next complete listing: the list is down, or
@@ -343,6 +358,7 @@ func (p *Poller) recheck(ctx context.Context, now, lookbackStart, headFrom time.
 			left -= listRequests
 			f.listWait = max(p.listEvery(), (listRequests+listPagesPerPoll-1)/listPagesPerPoll) - 1
 		}
+		p.checkListBroken(now)
 	}
 	// Tiers first, so that a closing conversation whose start a tier step
 	// reads anyway is not read twice; they may not spend what the closes
@@ -395,11 +411,18 @@ func (p *Poller) listStep(ctx context.Context, now, lookbackStart time.Time, wat
 		} else if ctx.Err() == nil {
 			// Nothing can be concluded from a partial list. The caller
 			// spaces listings by what this one cost, so the next may be a
-			// few polls away.
-			p.log.Warn("listing open conversations failed; closes are looked for again at the next listing", "err", err)
+			// few polls away; listFailing decides when to stop relying on
+			// the list.
+			if f.listFailing.IsZero() {
+				f.listFailing = now
+				p.log.Warn("listing open conversations failed; closes are looked for again at the next listing", "err", err)
+			} else {
+				p.log.Debug("listing open conversations failed again", "err", err, "since", f.listFailing)
+			}
 		}
 		return l.Requests
 	}
+	f.listFailing = time.Time{}
 	if !f.listDown.IsZero() {
 		p.log.Info("the List of Conversations API answers again; using it to see closes")
 		f.listDown = time.Time{}
@@ -410,15 +433,26 @@ func (p *Poller) listStep(ctx context.Context, now, lookbackStart time.Time, wat
 		f.listSince = now
 	}
 	watchedKeys := make(map[string]struct{}, len(watched))
+	for k := range f.gaveUp {
+		if _, listed := l.Open[k]; listed {
+			delete(f.gaveUp, k) // open again: followed afresh when it closes
+		}
+	}
 	for _, e := range watched {
 		watchedKeys[e.Key] = struct{}{}
 		_, listed := l.Open[e.Key]
 		_, known := f.closing[e.Key]
+		_, given := f.gaveUp[e.Key]
 		switch {
 		case listed && known:
 			delete(f.closing, e.Key) // listed open again: the list decides
-		case !listed && !known:
+		case !listed && !known && !given:
 			f.closing[e.Key] = &closing{start: e.Start, seen: now, next: p.firstRead(now)}
+		}
+	}
+	for k := range f.gaveUp {
+		if _, ok := watchedKeys[k]; !ok {
+			delete(f.gaveUp, k) // counted, or out of the lookback
 		}
 	}
 	p.checkUnseen(now)
@@ -468,12 +502,26 @@ const (
 	listSlackAfter  = 2 * time.Second
 )
 
-// window is where the conversation's record is looked for.
-func (c *closing) window() Window {
+// window is where the conversation's record is looked for; span is the
+// widest window expected to fit one page (0: unknown).
+func (c *closing) window(span time.Duration) Window {
 	if c.listedOnly {
-		return Window{c.start.Add(-listSlackBefore), c.start.Add(listSlackAfter)}
+		before := listSlackBefore
+		if span > 0 {
+			before = min(before, span/2) // a busy account: one page still
+		}
+		return Window{c.start.Add(-before), c.start.Add(listSlackAfter)}
 	}
 	return Window{c.start, c.start}
+}
+
+// narrowSpan is the widest start range a narrow window is expected to
+// read in one page at the observed density (0: unknown).
+func (p *Poller) narrowSpan() time.Duration {
+	if p.density <= 0 {
+		return 0
+	}
+	return time.Duration(narrowRecords / p.density * float64(time.Second)).Truncate(time.Second)
 }
 
 // Following the conversations known from the list alone is given up when
@@ -532,8 +580,9 @@ func (p *Poller) closeStep(ctx context.Context, now, lookbackStart time.Time, wa
 	}
 	var due []Window
 	var dueKeys []string
+	span := p.narrowSpan()
 	for k, c := range f.closing {
-		want := c.window()
+		want := c.window(span)
 		if c.listedOnly && !c.overdue && now.Sub(c.seen) >= reportDelay {
 			c.overdue = true
 			f.listedOverdue++
@@ -545,6 +594,9 @@ func (p *Poller) closeStep(ctx context.Context, now, lookbackStart time.Time, wa
 			delete(f.closing, k) // counted, or left the lookback
 		case now.Sub(c.seen) > closeFollowUp:
 			delete(f.closing, k) // the tiers take over
+			if !c.listedOnly {
+				f.gaveUp[k] = struct{}{}
+			}
 		case p.closeCovered(now, headFrom, want.Start) && p.closeCovered(now, headFrom, want.End):
 			// The head read or a fast tier re-reads it soon enough.
 		case !c.next.After(now):
@@ -577,7 +629,7 @@ func (p *Poller) closeStep(ctx context.Context, now, lookbackStart time.Time, wa
 func (p *Poller) closesDue(now, headFrom time.Time) int {
 	n := 0
 	for _, c := range p.fresh.closing {
-		w := c.window()
+		w := c.window(p.narrowSpan())
 		covered := p.closeCovered(now, headFrom, w.Start) && p.closeCovered(now, headFrom, w.End)
 		if !covered && !c.next.After(now) && now.Sub(c.seen) <= closeFollowUp {
 			n++
@@ -651,10 +703,7 @@ func (p *Poller) fallbackStep(ctx context.Context, now time.Time, older []Entry,
 // expected to stay within one page.
 func (p *Poller) readNarrow(ctx context.Context, wanted []Window, maxRequests int) scanResult {
 	slices.SortFunc(wanted, func(a, b Window) int { return a.Start.Compare(b.Start) })
-	span := time.Duration(0)
-	if p.density > 0 {
-		span = time.Duration(narrowRecords / p.density * float64(time.Second)).Truncate(time.Second)
-	}
+	span := p.narrowSpan()
 	var windows []Window
 	for _, w := range wanted {
 		w = Window{w.Start.Truncate(time.Second), w.End.Truncate(time.Second)}
@@ -714,8 +763,9 @@ func (p *Poller) tierStepOnce(ctx context.Context, tp *tierPass, now, lookbackSt
 		if !to.Before(headFrom) {
 			to = headFrom.Add(-time.Second)
 		}
-		if from.Before(lookbackStart) {
-			from = lookbackStart
+		floor := p.tierFloor(lookbackStart, period)
+		if from.Before(floor) {
+			from = floor
 		}
 		// A range of a few pages is read in one go, once a period: rolling
 		// it would cost a part-filled page a step and a pace faster than
@@ -735,8 +785,8 @@ func (p *Poller) tierStepOnce(ctx context.Context, tp *tierPass, now, lookbackSt
 		}
 		tp.began, tp.from, tp.to, tp.cursor, tp.complete = now, from, to, to, true
 	}
-	if tp.from.Before(lookbackStart) {
-		tp.from = lookbackStart // the lookback moved past the pass's oldest starts
+	if floor := p.tierFloor(lookbackStart, period); tp.from.Before(floor) {
+		tp.from = floor // the lookback moved past the pass's oldest starts
 	}
 	res := scanResult{complete: true}
 	stepped := false
@@ -784,6 +834,9 @@ func (p *Poller) tierStepOnce(ctx context.Context, tp *tierPass, now, lookbackSt
 	if tp.cursor.Before(tp.from) && ctx.Err() == nil {
 		if tp.complete {
 			tp.lastBegan, tp.lastEnded = tp.began, now
+			// A conversation the list never showed because it closed
+			// before the first listing, reported after this pass read its
+			// start, waits for the next pass: it is not lost (tierFloor).
 			if f := p.fresh; !f.listSince.IsZero() && !tp.began.Before(f.listSince) {
 				tp.listCovered = true
 			}
@@ -844,6 +897,56 @@ func (tp *tierPass) lastRead(startedAt time.Time) time.Time {
 	return tp.lastBegan.Add(time.Duration(frac * float64(tp.lastEnded.Sub(tp.lastBegan))))
 }
 
+// hotFrom reports whether the first tier, one read whole every two polls
+// and adjacent to the head, is due for its read at now, and if so where a
+// head read [headFrom, to] must begin to include its range: as far back as
+// the last page of the merged scan allows.
+func (p *Poller) hotFrom(now, headFrom, to, lookbackStart time.Time) (time.Time, bool) {
+	f := p.fresh
+	if len(f.tiers) == 0 || p.density <= 0 {
+		return time.Time{}, false
+	}
+	tp := f.tiers[0]
+	period := f.periodNow(tp)
+	if tp.minAge != 0 || !p.wholeTier(tp) || !tp.began.IsZero() ||
+		(!tp.lastBegan.IsZero() && now.Sub(tp.lastBegan) < period-p.cfg.Interval/2) {
+		return time.Time{}, false
+	}
+	from := now.Add(-tp.tier.MaxAge - period).Truncate(time.Second)
+	pages := int(to.Sub(from).Seconds()*p.density/PageLimit) + 1
+	if full := to.Add(-time.Duration(float64(pages*PageLimit-25) / p.density * float64(time.Second))).Truncate(time.Second); full.Before(from) {
+		from = full
+	}
+	if floor := p.tierFloor(lookbackStart, period); from.Before(floor) {
+		from = floor
+	}
+	if headFrom.Before(from) {
+		from = headFrom
+	}
+	return from, true
+}
+
+// hotRead records that the head read of now read the first tier's range
+// whole.
+func (p *Poller) hotRead(now time.Time) {
+	tp := p.fresh.tiers[0]
+	tp.lastBegan, tp.lastEnded = now, now
+}
+
+// tierFloor is the oldest start a tier reads: one period (at most
+// stateMargin, what the state keeps past the lookback) before the lookback,
+// so that a record reported just before its start leaves the lookback is
+// still read by the next pass, not lost — but never a start that was not in
+// the lookback since this process started: one that never was may have been
+// counted by a state this one replaced.
+func (p *Poller) tierFloor(lookbackStart time.Time, period time.Duration) time.Time {
+	floor := lookbackStart.Add(-min(period, stateMargin))
+	if first := p.fresh.startedAt.Add(-p.cfg.Lookback).Truncate(time.Second); floor.Before(first) {
+		return first
+	}
+	return floor
+}
+
 // wholeMaxRecords is the most records a tier's range may hold to be read in
 // one go once a period instead of in a rolling pass.
 const wholeMaxRecords = 25 * PageLimit
@@ -885,6 +988,31 @@ func (p *Poller) pageAligned(target, cursor, oldest time.Time, last bool) (time.
 	return aligned, true
 }
 
+// listStale is how long listings may fail before the list is taken as
+// broken: a few listings' worth, at least 5 minutes.
+func (p *Poller) listStale() time.Duration {
+	return max(5*time.Minute, 3*time.Duration(p.fresh.listWait+1)*p.cfg.Interval)
+}
+
+// checkListBroken turns the list's failing listings into the fallback once
+// they have failed for listStale, and back once one succeeds.
+func (p *Poller) checkListBroken(now time.Time) {
+	f := p.fresh
+	broken := !f.listFailing.IsZero() && now.Sub(f.listFailing) >= p.listStale()
+	switch {
+	case broken && !f.listBroken:
+		p.log.Warn("listing open conversations has kept failing; re-checking known-open conversations in narrow call-details windows instead, and re-reading older starts more often, until a listing succeeds",
+			"since", f.listFailing)
+		f.listBroken = true
+		f.uncover()
+		p.metrics.openListAvailable.Set(0)
+	case !broken && f.listBroken:
+		p.log.Info("listing open conversations succeeds again; using it to see closes")
+		f.listBroken = false
+		p.metrics.openListAvailable.Set(1)
+	}
+}
+
 // listEvery is how many polls apart the list is read: every poll, or every
 // other one when two polls are the bound on counting a close (polls of 30 s
 // or more). A close is then seen at most two polls late and its start read
@@ -907,13 +1035,14 @@ func (p *Poller) firstRead(now time.Time) time.Time {
 }
 
 // closeWait is how long after a re-read (its attempts-th) a closed
-// conversation not yet reported finished is re-read again. The first is one
-// poll after the list showed it closed (call details needs a moment to
-// report it finished). A known-open one is then re-read after doubling
-// waits up to closeBound, so that it is counted within that of call details
-// reporting it finished — until the platform's documented reporting delay
-// is over, then every lateCheck. One known from the list alone was never
-// seen open: it is a record first reported late, re-read every lateCheck.
+// conversation not yet reported finished is re-read again (the first
+// re-read is firstRead's, or two polls after the list stopped showing one
+// known from the list alone). A known-open one is re-read after waits
+// doubling up to closeBound, so that it is counted within that of call
+// details reporting it finished — until the platform's documented
+// reporting delay is over, then every lateCheck. One known from the list
+// alone was never seen open: it is a record first reported late, re-read
+// every lateCheck.
 func (p *Poller) closeWait(c *closing, now time.Time) time.Duration {
 	if c.listedOnly || now.Sub(c.seen) >= reportDelay {
 		return max(lateCheck, p.cfg.Interval)
