@@ -891,7 +891,7 @@ func dropOpenNearby(openB *bolt.Bucket, start time.Time, hash uint64, keep []byt
 	var stale [][]byte
 	c := openB.Cursor()
 	last := uint64(start.Add(hourEdge).Unix())
-	for k, _ := c.Seek(openKey(start.Add(-hourEdge), 0)); k != nil && len(k) == 16 && binary.BigEndian.Uint64(k) <= last; k, _ = c.Next() {
+	for k, _ := c.Seek(openKey(start.Add(-hourEdge), 0)); len(k) == 16 && binary.BigEndian.Uint64(k) <= last; k, _ = c.Next() {
 		if binary.BigEndian.Uint64(k[8:]) == hash && !bytes.Equal(k, keep) {
 			stale = append(stale, bytes.Clone(k))
 		}
