@@ -112,7 +112,7 @@ func newPollMetrics(reg prometheus.Registerer, pollInterval time.Duration, lag f
 		}, []string{"tier"}),
 		openListAvailable: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Subsystem: "exporter", Name: "open_list_available",
-			Help: "smartassist_exporter: 1 if closes are seen through the List of Conversations API, 0 if it is disabled or absent (404/403) and known-open conversations are re-checked in narrow call-details windows.",
+			Help: "smartassist_exporter: 1 if closes are seen through the List of Conversations API, 0 if it is disabled, absent (404/403) or has kept failing, and known-open conversations are re-checked in narrow call-details windows.",
 		}),
 	}
 	m.pollInterval.Set(pollInterval.Seconds())
