@@ -228,6 +228,7 @@ func (p *Poller) Poll(ctx context.Context) PollResult {
 	wm := p.state.Watermark()
 	kind, from := ScanFull, lookbackStart
 	mergedHot := false
+	var headFrom time.Time // the head's own start, when the scan reads the 30m tier too
 	if !wm.IsZero() {
 		kind = ScanRecent
 		if f := wm.Add(-p.cfg.RecentWindow).Truncate(time.Second); f.After(lookbackStart) {
@@ -236,7 +237,7 @@ func (p *Poller) Poll(ctx context.Context) PollResult {
 		// When the first tier is due for its whole read, the head reads
 		// its range too: one scan fills its pages better than two.
 		if hot, ok := p.hotFrom(began, from, to, lookbackStart); ok {
-			from, mergedHot = hot, true
+			headFrom, from, mergedHot = from, hot, true
 		}
 	}
 	ctx, span := tracer.Start(ctx, "smartassist.poll", trace.WithAttributes(
@@ -252,6 +253,7 @@ func (p *Poller) Poll(ctx context.Context) PollResult {
 		}
 		if mergedHot {
 			p.hotRead(began)
+			headFrom = from
 		}
 		if err := p.state.SetWatermark(to); err != nil {
 			main.complete = false
@@ -261,7 +263,12 @@ func (p *Poller) Poll(ctx context.Context) PollResult {
 	res := PollResult{Scan: kind, Complete: true}
 	res.add(main)
 	if kind == ScanRecent && ctx.Err() == nil {
-		re, listRequests := p.recheck(ctx, began, lookbackStart, from, res.Requests, &res)
+		if headFrom.IsZero() {
+			headFrom = from
+		}
+		// A merged scan cut short did not read the 30m tier's range: its
+		// own step does, after the head's own start.
+		re, listRequests := p.recheck(ctx, began, lookbackStart, headFrom, res.Requests, &res)
 		res.add(re)
 		res.Requests += listRequests
 		res.ListRequests = listRequests
@@ -314,7 +321,7 @@ func (r *PollResult) add(s scanResult) {
 
 // afterPoll forgets what left the lookback and publishes the open snapshot.
 func (p *Poller) afterPoll(lookbackStart time.Time) {
-	_, expired, err := p.state.Prune(lookbackStart.Add(-stateMargin))
+	_, expired, err := p.state.Prune(lookbackStart.Add(-p.stateKeep()))
 	if err != nil {
 		p.log.Error("pruning state", "err", err)
 	}

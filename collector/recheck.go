@@ -767,6 +767,9 @@ func (p *Poller) tierStepOnce(ctx context.Context, tp *tierPass, now, lookbackSt
 		if from.Before(floor) {
 			from = floor
 		}
+		if !from.Before(to) {
+			return scanResult{complete: true}, false // nothing of the tier's is older than the head
+		}
 		// A range of a few pages is read in one go, once a period: rolling
 		// it would cost a part-filled page a step and a pace faster than
 		// the period.
@@ -933,18 +936,30 @@ func (p *Poller) hotRead(now time.Time) {
 	tp.lastBegan, tp.lastEnded = now, now
 }
 
-// tierFloor is the oldest start a tier reads: one period (at most
-// stateMargin, what the state keeps past the lookback) before the lookback,
-// so that a record reported just before its start leaves the lookback is
-// still read by the next pass, not lost — but never a start that was not in
-// the lookback since this process started: one that never was may have been
+// tierFloor is the oldest start a tier reads: one period before the
+// lookback (the state keeps that much past it: stateKeep), so that a
+// record reported just before its start leaves the lookback is still read
+// by the next pass, not lost — but never a start that was not in the
+// lookback since this process started: one that never was may have been
 // counted by a state this one replaced.
 func (p *Poller) tierFloor(lookbackStart time.Time, period time.Duration) time.Time {
-	floor := lookbackStart.Add(-min(period, stateMargin))
+	floor := lookbackStart.Add(-min(period, p.stateKeep()))
 	if first := p.fresh.startedAt.Add(-p.cfg.Lookback).Truncate(time.Second); floor.Before(first) {
 		return first
 	}
 	return floor
+}
+
+// stateKeep is how long the state keeps conversations past the lookback:
+// stateMargin (clock skew), or the longest period of the tier that reaches
+// the end of the lookback, which reads that far past it.
+func (p *Poller) stateKeep() time.Duration {
+	keep := stateMargin
+	if n := len(p.fresh.tiers); n > 0 {
+		last := p.fresh.tiers[n-1]
+		keep = max(keep, last.period, last.periodWithoutList)
+	}
+	return keep
 }
 
 // wholeMaxRecords is the most records a tier's range may hold to be read in
@@ -998,7 +1013,9 @@ func (p *Poller) listStale() time.Duration {
 // they have failed for listStale, and back once one succeeds.
 func (p *Poller) checkListBroken(now time.Time) {
 	f := p.fresh
-	broken := !f.listFailing.IsZero() && now.Sub(f.listFailing) >= p.listStale()
+	// Once broken, broken until a listing succeeds (listFailing cleared):
+	// listStale varies with the listing's spacing.
+	broken := !f.listFailing.IsZero() && (f.listBroken || now.Sub(f.listFailing) >= p.listStale())
 	switch {
 	case broken && !f.listBroken:
 		p.log.Warn("listing open conversations has kept failing; re-checking known-open conversations in narrow call-details windows instead, and re-reading older starts more often, until a listing succeeds",

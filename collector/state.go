@@ -211,8 +211,55 @@ func OpenStateWith(path string, o StateOptions) (*State, error) {
 			s.log.Warn("compacting the state file after its migration failed; it keeps its size (bbolt reuses the freed pages)", "state", path, "err", err)
 		}
 	}
+	if err := s.dropCountedOpen(); err != nil {
+		s.db.Close()
+		return nil, err
+	}
 	s.checkSidecar()
 	return s, nil
+}
+
+// dropCountedOpen forgets open entries of conversations already counted
+// (in their hour, or the next one within hourEdge): a release before the
+// second-off rule could leave one, held open under a start a second off
+// its counted one, for the whole lookback. It reads the open set (small)
+// once at start, and writes only if it finds any.
+func (s *State) dropCountedOpen() error {
+	var stale [][]byte
+	err := s.view(func(tx *bolt.Tx) error {
+		hours, openB := tx.Bucket(bucketHours), tx.Bucket(bucketOpen)
+		var hk [4]byte
+		var key [8]byte
+		return openB.ForEach(func(k, _ []byte) error {
+			if len(k) != 16 {
+				return nil
+			}
+			start := time.Unix(int64(binary.BigEndian.Uint64(k)), 0)
+			copy(key[:], k[8:])
+			hb := hours.Bucket(hourKey(&hk, start))
+			if (hb != nil && holds(hb, key[:])) || countedNextDoor(hours, start, key[:]) {
+				stale = append(stale, bytes.Clone(k))
+			}
+			return nil
+		})
+	})
+	if err != nil || len(stale) == 0 {
+		return err
+	}
+	err = s.update(func(tx *bolt.Tx) error {
+		openB, meta := tx.Bucket(bucketOpen), tx.Bucket(bucketMeta)
+		for _, k := range stale {
+			if err := openB.Delete(k); err != nil {
+				return err
+			}
+		}
+		return meta.Put(metaOpenN, u64(getU64(meta, metaOpenN)-uint64(len(stale))))
+	})
+	if err != nil {
+		return fmt.Errorf("dropping open entries of counted conversations: %w", err)
+	}
+	s.log.Info("dropped open entries of conversations already counted (left by an earlier release)", "entries", len(stale))
+	return nil
 }
 
 // openBolt opens the bbolt file, guarded against a damaged one. The file

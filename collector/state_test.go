@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func openTestState(t *testing.T, path string) *State {
@@ -215,5 +217,43 @@ func TestStateStartASecondOff(t *testing.T) {
 	got, _ := s.Apply([]Entry{{Key: "c-batch", Start: edge.Add(2*time.Hour - time.Second), Finished: true}, {Key: "c-batch", Start: edge.Add(2 * time.Hour), Finished: true}})
 	if got[0] != OutcomeNew || got[1] != OutcomeDuplicate {
 		t.Errorf("twice in one page across the hour: %v, want new then duplicate", got)
+	}
+}
+
+// TestStateDropsCountedOpenAtOpen: a state left by a release before the
+// second-off rule may hold a counted conversation open under a start a
+// second off; opening it drops that entry (and only that one) and keeps
+// the open count true.
+func TestStateDropsCountedOpenAtOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s := openTestState(t, path)
+	start := time.Date(2026, 1, 1, 10, 59, 59, 0, time.UTC)
+	if _, err := s.Apply([]Entry{{Key: "c-counted", Start: start, Finished: true}, {Key: "c-open", Start: start.Add(time.Minute)}}); err != nil {
+		t.Fatal(err)
+	}
+	// What the earlier release could leave: c-counted held open a second
+	// later, across the hour.
+	phantom := Entry{Key: "c-counted", Start: start.Add(time.Second), Channel: "Voice"}
+	if err := s.update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if err := tx.Bucket(bucketOpen).Put(openKey(phantom.Start, ConversationKeyHash(phantom.Key)), openValue(phantom)); err != nil {
+			return err
+		}
+		return meta.Put(metaOpenN, u64(getU64(meta, metaOpenN)+1))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if open, _ := s.Open(); len(open) != 2 {
+		t.Fatalf("set-up: %d open, want 2", len(open))
+	}
+	s.Close()
+	s = openTestState(t, path)
+	defer s.Close()
+	open, _ := s.Open()
+	if len(open) != 1 || open[0].Key != "c-open" {
+		t.Errorf("open after reopening: %+v, want c-open only", open)
+	}
+	if counted, n := s.Sizes(); counted != 1 || n != 1 {
+		t.Errorf("sizes %d counted, %d open; want 1, 1", counted, n)
 	}
 }
