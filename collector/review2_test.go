@@ -33,8 +33,8 @@ func (l failing8) ListOpen(ctx context.Context) (openlist.Listing, error) {
 
 // The tests of this file come from a second review. TestListBrokenDoesNotFlap
 // failed on the code before its fix; TestMergedScanFailureStillReads30m
-// passes on it too (nearby reads hid the miss in most trials) but guards
-// the path; TestStateCountsStayTrue guards the state's counts under starts
+// guards the path a failed merged scan takes (its records are in the 30m
+// tier's own range at the failing poll and in no later due read's); TestStateCountsStayTrue guards the state's counts under starts
 // a second off near hour edges.
 
 // TestListBrokenDoesNotFlap: a list whose listings of several pages keep
@@ -145,7 +145,9 @@ func TestMergedScanFailureStillReads30m(t *testing.T) {
 	var late []*simulator.Conversation
 	rig.sim.Update(func(all []*simulator.Conversation) {
 		for _, c := range all {
-			if c.ID == "" && c.Broken == "" && !c.Start.Before(hotT) && c.Start.Before(hotT2.Add(-10*time.Second)) {
+			// In the 30m tier's own range at T (32 minutes), not in the
+			// next due read's (two polls on): only T's read finds them.
+			if c.ID == "" && c.Broken == "" && !c.Start.Before(T.Add(-31*time.Minute-30*time.Second)) && c.Start.Before(T.Add(-30*time.Minute-30*time.Second)) {
 				c.FinishedFrom = T.Add(-20 * time.Second)
 				late = append(late, c)
 			}
