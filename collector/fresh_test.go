@@ -8,11 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/smartassist-exporter/smartassist_exporter/conversation"
-	"github.com/smartassist-exporter/smartassist_exporter/internal/testkit"
 	"github.com/smartassist-exporter/smartassist_exporter/simulator"
 )
 
@@ -57,31 +55,12 @@ func (s *clockSink) checkOnce(t *testing.T) {
 	}
 }
 
-// freshRig is a simulated platform (call details and the List of
-// Conversations API over real HTTP) and a poller on its clock.
-type freshRig struct {
-	clock *fakeClock
-	sim   *simulator.Server
-	reg   *prometheus.Registry
-	p     *Poller
-	sink  *clockSink
-}
-
-func newFreshRig(t *testing.T, t0 time.Time, cfg PollerConfig, perMinute float64, history func(*simulator.Server)) *freshRig {
+// newFreshRig is the simulated platform (call details and the List of
+// Conversations API over real HTTP) and a poller on its clock that the
+// freshness tests were written against (seed 7).
+func newFreshRig(t *testing.T, t0 time.Time, cfg PollerConfig, history func(*simulator.Server)) *recheckRig {
 	t.Helper()
-	clock := testkit.NewClock(t0)
-	sim := simulator.New(simulator.Options{AccountID: "acc", StreamID: "st", ClientID: "cs-1", ClientSecret: "secret", Seed: 7, Now: clock.Now})
-	history(sim)
-	srv := newSimServer(t, sim)
-	state := openTestState(t, filepath.Join(t.TempDir(), "state.db"))
-	t.Cleanup(func() { state.Close() })
-	r := &freshRig{clock: clock, sim: sim, reg: prometheus.NewRegistry(), sink: newClockSink(clock.Now)}
-	r.p = New(Options{
-		Upstream: newTestUpstream(t, srv, r.reg, clock.Now, perMinute),
-		Client:   ClientConfig{AccountID: "acc", StreamID: "st", Endpoint: "calldetails"},
-		State:    state, Sink: r.sink, Registerer: r.reg, Poll: cfg, Log: quiet, Now: clock.Now, UseOpenList: true,
-	})
-	return r
+	return newSeededRig(t, 7, t0, cfg, history, nil)
 }
 
 // designate makes the conversations of cs (those with an id) long-open
@@ -117,7 +96,7 @@ func TestFreshnessOneSecondPolls(t *testing.T) {
 	t0 := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
 	var closers, late []*simulator.Conversation
 	delays := []time.Duration{0, 20 * time.Second, 90 * time.Second, 4 * time.Minute, 11 * time.Minute}
-	rig := newFreshRig(t, t0, PollerConfig{Interval: time.Second, Lookback: 3 * time.Hour, RecentWindow: DefaultRecentWindow}, 60000,
+	rig := newFreshRig(t, t0, PollerConfig{Interval: time.Second, Lookback: 3 * time.Hour, RecentWindow: DefaultRecentWindow},
 		func(sim *simulator.Server) {
 			sim.Generate(t0.Add(-4*time.Hour), t0, simulator.Profile{PerHour: 500})
 			// Open at the first poll, ending over the next 5 minutes.
@@ -199,7 +178,7 @@ func TestFreshnessWithoutList(t *testing.T) {
 	var closers []*simulator.Conversation
 	// The budget's planning share of 50 a minute; the limiter itself is
 	// ample, since the test's clock is simulated.
-	rig := newFreshRig(t, t0, PollerConfig{Interval: time.Minute, Lookback: 2 * time.Hour, RecentWindow: DefaultRecentWindow, RequestsPerPoll: 40}, 60000,
+	rig := newFreshRig(t, t0, PollerConfig{Interval: time.Minute, Lookback: 2 * time.Hour, RecentWindow: DefaultRecentWindow, RequestsPerPoll: 40},
 		func(sim *simulator.Server) {
 			sim.SetListDisabled(true)
 			sim.Generate(t0.Add(-3*time.Hour), t0, simulator.Profile{PerHour: 600})

@@ -30,8 +30,14 @@ type recheckRig struct {
 
 func newRecheckRig(t *testing.T, t0 time.Time, cfg PollerConfig, history func(*simulator.Server), adjust func(*Options)) *recheckRig {
 	t.Helper()
+	return newSeededRig(t, 11, t0, cfg, history, adjust)
+}
+
+// newSeededRig is newRecheckRig with the simulator's seed given.
+func newSeededRig(t *testing.T, seed uint64, t0 time.Time, cfg PollerConfig, history func(*simulator.Server), adjust func(*Options)) *recheckRig {
+	t.Helper()
 	clock := testkit.NewClock(t0)
-	sim := simulator.New(simulator.Options{AccountID: "acc", StreamID: "st", ClientID: "cs-1", ClientSecret: "secret", Seed: 11, Now: clock.Now})
+	sim := simulator.New(simulator.Options{AccountID: "acc", StreamID: "st", ClientID: "cs-1", ClientSecret: "secret", Seed: seed, Now: clock.Now})
 	history(sim)
 	url := newSimServer(t, sim)
 	state := openTestState(t, filepath.Join(t.TempDir(), "state.db"))

@@ -18,24 +18,12 @@ import (
 	"github.com/smartassist-exporter/smartassist_exporter/simulator"
 )
 
-// A listing that fails after 8 pages (a multi-page listing): listWait 3.
-type failing8 struct {
-	OpenLister
-	fail *atomic.Bool
-}
-
-func (l failing8) ListOpen(ctx context.Context) (openlist.Listing, error) {
-	if l.fail.Load() {
-		return openlist.Listing{Requests: 8}, errors.New("listing open conversations, page 7: upstream answered 500")
-	}
-	return l.OpenLister.ListOpen(ctx)
-}
-
 // The tests of this file come from a second review. TestListBrokenDoesNotFlap
 // failed on the code before its fix; TestMergedScanFailureStillReads30m
 // guards the path a failed merged scan takes (its records are in the 30m
-// tier's own range at the failing poll and in no later due read's); TestStateCountsStayTrue guards the state's counts under starts
-// a second off near hour edges.
+// tier's own range at the failing poll and in no later due read's);
+// TestStateCountsStayTrue guards the state's counts under starts a second
+// off near hour edges.
 
 // TestListBrokenDoesNotFlap: a list whose listings of several pages keep
 // failing is taken as broken once, and not back until a listing succeeds —
@@ -49,7 +37,7 @@ func TestListBrokenDoesNotFlap(t *testing.T) {
 			sim.Generate(t0.Add(-3*time.Hour), t0.Add(3*time.Hour), simulator.Profile{PerHour: 300})
 		},
 		func(o *Options) {
-			o.OpenList = failing8{OpenLister: openlist.New(openlist.Config{StreamID: "st"}, o.Upstream), fail: fail}
+			o.OpenList = failingLister{OpenLister: openlist.New(openlist.Config{StreamID: "st"}, o.Upstream), fail: fail, pages: 8}
 		})
 	ctx := context.Background()
 	var trace []string

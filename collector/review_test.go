@@ -2,7 +2,7 @@ package collector
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -62,15 +62,17 @@ func TestLateRecordsNeverListedNotLost(t *testing.T) {
 	rig.sink.checkOnce(t)
 }
 
-// failingLister is a list that fails (not with 404) while fail is set.
+// failingLister is a list that fails (not with 404) while fail is set,
+// after pages requests (a listing of several pages failing on its last).
 type failingLister struct {
 	OpenLister
-	fail *atomic.Bool
+	fail  *atomic.Bool
+	pages int
 }
 
 func (l failingLister) ListOpen(ctx context.Context) (openlist.Listing, error) {
 	if l.fail.Load() {
-		return openlist.Listing{Requests: 1}, errors.New("listing open conversations, page 0: upstream answered 500")
+		return openlist.Listing{Requests: max(l.pages, 1)}, fmt.Errorf("listing open conversations, page %d: upstream answered 500", max(l.pages, 1)-1)
 	}
 	return l.OpenLister.ListOpen(ctx)
 }
