@@ -597,7 +597,7 @@ func (p *Poller) closeStep(ctx context.Context, now, lookbackStart time.Time, wa
 			if !c.listedOnly {
 				f.gaveUp[k] = struct{}{}
 			}
-		case p.closeCovered(now, headFrom, want.Start) && p.closeCovered(now, headFrom, want.End):
+		case p.windowCovered(now, headFrom, want):
 			// The head read or a fast tier re-reads it soon enough.
 		case !c.next.After(now):
 			if p.readByTiers(want) {
@@ -630,8 +630,7 @@ func (p *Poller) closesDue(now, headFrom time.Time) int {
 	n := 0
 	for _, c := range p.fresh.closing {
 		w := c.window(p.narrowSpan())
-		covered := p.closeCovered(now, headFrom, w.Start) && p.closeCovered(now, headFrom, w.End)
-		if !covered && !c.next.After(now) && now.Sub(c.seen) <= closeFollowUp {
+		if !p.windowCovered(now, headFrom, w) && !c.next.After(now) && now.Sub(c.seen) <= closeFollowUp {
 			n++
 		}
 	}
@@ -647,6 +646,11 @@ func (p *Poller) closeBound() time.Duration { return max(closeBackoffMax, 2*p.cf
 // close there needs no narrow window.
 func (p *Poller) closeCovered(now, headFrom, start time.Time) bool {
 	return !start.Before(headFrom) || p.coveredByTiers(now, start)
+}
+
+// windowCovered is closeCovered for every start of w.
+func (p *Poller) windowCovered(now, headFrom time.Time, w Window) bool {
+	return p.closeCovered(now, headFrom, w.Start) && p.closeCovered(now, headFrom, w.End)
 }
 
 // readByTiers reports whether one of this poll's tier steps read all of
@@ -779,12 +783,7 @@ func (p *Poller) tierStepOnce(ctx context.Context, tp *tierPass, now, lookbackSt
 		}
 		tp.wholePass = whole || small
 		if whole && p.density > 0 {
-			// Read whole, the range costs ⌊records/100⌋+1 requests: it
-			// reaches back as far as its last page allows, for free.
-			pages := int(to.Sub(from).Seconds()*p.density/PageLimit) + 1
-			if full := to.Add(-time.Duration(float64(pages*PageLimit-25) / p.density * float64(time.Second))).Truncate(time.Second); full.Before(from) {
-				from = full
-			}
+			from = p.fillBack(from, to)
 		}
 		tp.began, tp.from, tp.to, tp.cursor, tp.complete = now, from, to, to, true
 	}
@@ -916,10 +915,7 @@ func (p *Poller) hotFrom(now, headFrom, to, lookbackStart time.Time) (time.Time,
 		return time.Time{}, false
 	}
 	from := now.Add(-tp.tier.MaxAge - period).Truncate(time.Second)
-	pages := int(to.Sub(from).Seconds()*p.density/PageLimit) + 1
-	if full := to.Add(-time.Duration(float64(pages*PageLimit-25) / p.density * float64(time.Second))).Truncate(time.Second); full.Before(from) {
-		from = full
-	}
+	from = p.fillBack(from, to)
 	if floor := p.tierFloor(lookbackStart, period); from.Before(floor) {
 		from = floor
 	}
@@ -934,6 +930,18 @@ func (p *Poller) hotFrom(now, headFrom, to, lookbackStart time.Time) (time.Time,
 func (p *Poller) hotRead(now time.Time) {
 	tp := p.fresh.tiers[0]
 	tp.lastBegan, tp.lastEnded = now, now
+}
+
+// fillBack moves from back as far as the last page of a scan of [from, to]
+// allows at the observed density: read whole, a range costs
+// ⌊records/100⌋+1 requests, so the rest of its last page comes free (a
+// margin of 25 records for a busier minute). density must be > 0.
+func (p *Poller) fillBack(from, to time.Time) time.Time {
+	pages := int(to.Sub(from).Seconds()*p.density/PageLimit) + 1
+	if full := to.Add(-time.Duration(float64(pages*PageLimit-25) / p.density * float64(time.Second))).Truncate(time.Second); full.Before(from) {
+		return full
+	}
+	return from
 }
 
 // tierFloor is the oldest start a tier reads: one period before the
